@@ -1,0 +1,44 @@
+# Kvitto: `make run` serves the demo, `make test` runs the suite. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+# The development defaults make run needs; production sets these in the environment.
+RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
+
+.PHONY: install run test lint bench bench-ingest translations clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+translations: $(STAMP)
+	$(PY) -m insights.compile_translations
+
+run: install translations
+	mkdir -p var
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_demo --if-empty
+	@$(RUN_ENV) $(PY) manage.py demo_logins
+	$(RUN_ENV) $(BIN)/honcho -f Procfile.dev start
+
+test: install translations
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-ingest: install
+	$(RUN_ENV) $(PY) manage.py bench_ingest
+
+bench: bench-ingest
+
+clean:
+	rm -rf var staticfiles

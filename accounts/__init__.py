@@ -1,0 +1,1 @@
+"""Shoppers: logins, the retailer's customers, consent, profile and data rights."""

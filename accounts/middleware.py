@@ -1,0 +1,26 @@
+"""Activates a logged-in shopper's own language and time zone for each request."""
+
+import zoneinfo
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone, translation
+
+
+class ShopperPreferencesMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+            if user.language:
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = user.language
+        else:
+            timezone.deactivate()
+        return self.get_response(request)

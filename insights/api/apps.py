@@ -1,0 +1,10 @@
+"""App configuration for the API wiring."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ApiConfig(AppConfig):
+    name = "insights.api"
+    label = "api"
+    verbose_name = _("API clients")

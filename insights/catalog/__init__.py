@@ -1,0 +1,1 @@
+"""The product catalog that admins configure: departments, categories, products, shelf life."""

@@ -1,0 +1,1 @@
+"""Repurchase forecasts and the predicted shopping list."""

@@ -1,0 +1,5 @@
+"""Pages of the forecasts app."""
+
+app_name = "forecasts"
+
+urlpatterns: list = []

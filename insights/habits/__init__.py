@@ -1,0 +1,1 @@
+"""Habit summaries: pandas over a shopper's history, stored as derived rows, drawn as SVG charts."""

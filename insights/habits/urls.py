@@ -1,0 +1,5 @@
+"""Pages of the habits app."""
+
+app_name = "habits"
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Best-before estimates from receipts, pantry items and reminders."""

@@ -1,0 +1,5 @@
+"""Pages of the pantry app."""
+
+app_name = "pantry"
+
+urlpatterns: list = []

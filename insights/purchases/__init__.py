@@ -1,0 +1,1 @@
+"""Orders and their lines from every channel, and the one way they come in."""

@@ -1,0 +1,25 @@
+"""Fixtures shared by the whole suite: personas Alice (a shopper) and Charlie (another)."""
+
+import pytest
+
+from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture
+def alice(db):
+    user = UserFactory(email="alice@example.com", name="Alice Andersson")
+    CustomerFactory(user=user)
+    return user
+
+
+@pytest.fixture
+def charlie(db):
+    user = UserFactory(email="charlie@example.com", name="Charlie Carlsson")
+    CustomerFactory(user=user)
+    return user
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
