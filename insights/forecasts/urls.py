@@ -1,5 +1,11 @@
 """Pages of the forecasts app."""
 
+from django.urls import path
+
+from insights.forecasts import views
+
 app_name = "forecasts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+]

@@ -1,5 +1,11 @@
 """Pages of the habits app."""
 
+from django.urls import path
+
+from insights.habits import views
+
 app_name = "habits"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+]

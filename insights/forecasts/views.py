@@ -1,0 +1,15 @@
+"""Pages of the forecasts app."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+from accounts.consent import is_allowed
+from accounts.gates import render_gate
+from accounts.purposes import PREDICTIONS
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    if not is_allowed(request.user, PREDICTIONS):
+        return render_gate(request, PREDICTIONS)
+    return render_gate(request, PREDICTIONS)
