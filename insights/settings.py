@@ -191,6 +191,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Separate queues so a flood of one kind of work cannot starve another (ARCHITECTURE.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "insights.purchases.tasks.*": {"queue": "ingestion"},
+    "insights.habits.tasks.*": {"queue": "refresh"},
+    "insights.forecasts.tasks.*": {"queue": "refresh"},
+    "insights.pantry.tasks.*": {"queue": "notifications"},
+}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # Seconds a burst of orders waits so it becomes one refresh per shopper.
 REFRESH_DEBOUNCE_SECONDS = env_int("REFRESH_DEBOUNCE_SECONDS", 10)
 

@@ -5,6 +5,12 @@ import pytest
 from tests.factories import CustomerFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing strength is not what these tests are about; MD5 keeps the suite quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(db):
     user = UserFactory(email="alice@example.com", name="Alice Andersson")
