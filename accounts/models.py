@@ -137,6 +137,13 @@ class LinkCode(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = _("link code")
+        verbose_name_plural = _("link codes")
+
+    def __str__(self) -> str:
+        return f"Link code for customer {self.customer_id}"
+
     @classmethod
     def new_code(cls) -> str:
         raw = "".join(secrets.choice(cls.ALPHABET) for _ in range(10))
@@ -145,6 +152,26 @@ class LinkCode(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+class LinkAttempt(models.Model):
+    """A failed attempt to redeem a link code; counted to rate-limit guessing per login.
+
+    A database row rather than a cache key, so the limit holds across web processes and
+    survives a restart; rows older than the window are pruned as new attempts arrive.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_attempts"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="link_attempt_user_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.reason} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class PurposeText(models.Model):
@@ -196,11 +223,11 @@ class ConsentEvent(models.Model):
         indexes = [models.Index(fields=["user", "purpose", "-at"], name="consent_latest_idx")]
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        verb = "granted" if self.granted else "withdrew"
+        return f"{self.user_id} {verb} {self.purpose} at {self.at:%Y-%m-%d %H:%M}"
+
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise ValueError("Consent events are append-only; record a new event instead.")
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        verb = "granted" if self.granted else "withdrew"
-        return f"{self.user_id} {verb} {self.purpose} at {self.at:%Y-%m-%d %H:%M}"

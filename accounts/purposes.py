@@ -12,6 +12,8 @@ class Purpose:
     title: Promise
     summary: Promise
     switchable: bool = True
+    # What the shopper gets in return, said at check-in and on the feature gate.
+    benefit: Promise | str = ""
 
 
 NECESSARY = "necessary"
@@ -41,11 +43,16 @@ PURPOSES: dict[str, Purpose] = {
                 "Analysing your purchases into summaries: where the money goes, "
                 "when you shop and what changed."
             ),
+            benefit=_(
+                "Monthly spending by category, your shopping rhythm, and what changed "
+                "since last month."
+            ),
         ),
         Purpose(
             PREDICTIONS,
             _("Predicted shopping list"),
             _("Predicting what you will need on your next trip, and when, from what you buy."),
+            benefit=_("A list ready before you leave home, with the reason for each item."),
         ),
         Purpose(
             PANTRY,
@@ -54,11 +61,15 @@ PURPOSES: dict[str, Purpose] = {
                 "Tracking the best-before dates of what you bought and reminding you "
                 "in the app before food goes to waste."
             ),
+            benefit=_(
+                "Less food in the bin: a nudge a day or two before something passes its date."
+            ),
         ),
         Purpose(
             EMAIL,
             _("E-mail"),
             _("Sending reminders and your shopping list to you by e-mail."),
+            benefit=_("Reminders and your list in your inbox, without opening Kvitto."),
         ),
         Purpose(
             MODEL_IMPROVEMENT,
@@ -67,6 +78,7 @@ PURPOSES: dict[str, Purpose] = {
                 "Letting your anonymised history help the predictions for other shoppers. "
                 "Nothing that identifies you leaves your account."
             ),
+            benefit=_("Better predictions for every shopper, including you, as more take part."),
         ),
     ]
 }

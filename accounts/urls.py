@@ -1,4 +1,4 @@
-"""Pages for logging in, checking in, the profile and the consent page."""
+"""Pages for logging in, checking in, linking a store card, the profile and the consent page."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
@@ -8,13 +8,15 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("check-in/", views.check_in, name="check_in"),
+    path("link/", views.link, name="link"),
     path("profile/", views.profile, name="profile"),
     path("consents/", views.consents, name="consents"),
     path("language/", views.set_language, name="set_language"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
