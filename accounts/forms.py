@@ -88,7 +88,7 @@ class SignupForm(EmailUniqueMixin, BaseUserCreationForm):
         model = User
         fields = ("email", "name", "language")
         labels = {"email": _("E-mail address"), "name": _("Your name")}
-        help_texts = {"name": _("What Kvitto should call you. Optional.")}
+        help_texts = {"name": _("What Kvitto should call you.")}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

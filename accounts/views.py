@@ -89,7 +89,7 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -110,7 +110,7 @@ def check_in(request: HttpRequest) -> HttpResponse:
     if request.user.checked_in_at is not None and request.method == "GET":
         messages.info(request, _("You have checked in already. Change your choices here."))
         return redirect("accounts:consents")
-    form = CheckInForm(request.POST or None)
+    form = CheckInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         granted = form.granted()
         services.check_in(user=request.user, granted=granted)
@@ -138,7 +138,7 @@ def check_in(request: HttpRequest) -> HttpResponse:
 def link(request: HttpRequest) -> HttpResponse:
     """The shopper types the one-time code the store gave them; never a card number."""
     customer = _customer_of(request.user)
-    form = LinkCodeForm(request.POST or None)
+    form = LinkCodeForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and customer is None and form.is_valid():
         try:
@@ -169,7 +169,7 @@ def link(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=request.user)
     if request.method == "POST":
         if form.is_valid():
             user = form.save()
@@ -179,8 +179,11 @@ def profile(request: HttpRequest) -> HttpResponse:
             response = redirect("accounts:profile")
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
             return response
-        return render(request, "accounts/profile.html", {"form": form}, status=400)
-    return render(request, "accounts/profile.html", {"form": form})
+        status = 400
+    else:
+        status = 200
+    context = {"form": form, "customer": _customer_of(request.user)}
+    return render(request, "accounts/profile.html", context, status=status)
 
 
 # --- Consent page --------------------------------------------------------------------
