@@ -1,4 +1,4 @@
-"""App configuration for pantry."""
+"""App configuration for pantry; connects the receivers for receipts and consent changes."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -8,3 +8,12 @@ class PantryConfig(AppConfig):
     name = "insights.pantry"
     label = "pantry"
     verbose_name = _("Pantry")
+
+    def ready(self) -> None:
+        from accounts.consent import consent_granted, consent_withdrawn
+        from insights.pantry import receivers
+        from insights.purchases.signals import history_changed
+
+        history_changed.connect(receivers.on_history_changed, dispatch_uid="pantry.history")
+        consent_granted.connect(receivers.on_consent_granted, dispatch_uid="pantry.granted")
+        consent_withdrawn.connect(receivers.on_consent_withdrawn, dispatch_uid="pantry.withdrawn")
