@@ -10,7 +10,7 @@ from django.contrib.auth.forms import (
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User, validate_time_zone
+from accounts.models import LinkCode, User, validate_time_zone
 from accounts.purposes import PURPOSES, SWITCHABLE
 
 # The zones offered first; any other valid IANA zone a shopper already has stays selectable.
@@ -134,7 +134,8 @@ class LinkCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         code = self.cleaned_data["code"].replace("-", "").replace(" ", "").upper()
-        if len(code) != 10 or not code.isalnum():
+        # The alphabet leaves out look-alikes (0/O, 1/I/L), so a card number never fits.
+        if len(code) != 10 or not set(code) <= set(LinkCode.ALPHABET):
             raise forms.ValidationError(
                 _("A code has ten letters and digits, like ABCDE-FGH23. Check it and try again.")
             )

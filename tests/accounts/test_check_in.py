@@ -26,7 +26,7 @@ def newcomer_client(client, newcomer):
 
 def test_check_in_explains_every_purpose_with_every_box_unticked(newcomer_client):
     body = newcomer_client.get(reverse("accounts:check_in")).content.decode()
-    for key, purpose in PURPOSES.items():
+    for purpose in PURPOSES.values():
         assert str(purpose.title) in body
         assert str(purpose.summary) in body
     checkboxes = re.findall(r'<input type="checkbox"[^>]*>', body)
