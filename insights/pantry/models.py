@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from insights.catalog.models import Product
@@ -107,6 +109,46 @@ class PantryItem(models.Model):
         return shelf_life.status(
             best_before=self.best_before, due_soon_on=self.due_soon_on, as_of=as_of
         )
+
+    def estimate_text(self) -> str:
+        """How the date was estimated, in the active language: "Bought 3 Nov; yoghurt keeps
+        about 14 days." """
+        days = self.rule_days
+        values = {
+            "bought": date_format(self.bought_on, "j M"),
+            "product": self.product.name,
+            "category": self.product.category.name if self.product.category_id else "",
+            "opened": date_format(self.opened_on, "j M") if self.opened_on else "",
+            "frozen": date_format(self.frozen_on, "j M") if self.frozen_on else "",
+            "days": days,
+        }
+        if self.estimate_rule == self.Rule.PRODUCT:
+            text = ngettext(
+                "Bought %(bought)s; %(product)s keeps about %(days)s day.",
+                "Bought %(bought)s; %(product)s keeps about %(days)s days.",
+                days,
+            )
+        elif self.estimate_rule == self.Rule.CATEGORY:
+            text = ngettext(
+                "Bought %(bought)s; %(category)s usually keeps about %(days)s day.",
+                "Bought %(bought)s; %(category)s usually keeps about %(days)s days.",
+                days,
+            )
+        elif self.estimate_rule == self.Rule.OPENED:
+            text = ngettext(
+                "Opened %(opened)s; keeps about %(days)s day once open.",
+                "Opened %(opened)s; keeps about %(days)s days once open.",
+                days,
+            )
+        elif self.estimate_rule == self.Rule.FROZEN:
+            text = ngettext(
+                "Frozen %(frozen)s; keeps about %(days)s day in the freezer.",
+                "Frozen %(frozen)s; keeps about %(days)s days in the freezer.",
+                days,
+            )
+        else:
+            text = gettext("Bought %(bought)s; date set by you.")
+        return text % values
 
     def use_in_time_hint(self, as_of: date) -> shelf_life.UseInTimeHint | None:
         if not self.is_in_pantry or self.usual_days is None or self.frozen_on is not None:
