@@ -159,6 +159,7 @@ def fit_payload(
     """Fit the model, popular products and bought-together rules on contributors only."""
     model, rules = _model_api()
     ids = sorted(contributor_ids)
+    as_of = pd.Timestamp(as_of)
     own = history[history["customer_id"].isin(contributor_ids)]
     fitted = model.fit_model(history, as_of, train_customer_ids=ids)
     popular = model.popular_products(history, as_of, contributor_customer_ids=ids, top_n=30)
@@ -181,12 +182,13 @@ def fit_forecast_model(*, as_of: datetime | None = None) -> ForecastModel:
     history = load_history(customer_ids=contributors, before=as_of)
     payload = fit_payload(history=history, as_of=as_of, contributor_ids=contributors)
     summary = getattr(payload["model"], "summary", None)
+    summary = summary if isinstance(summary, dict) else {}
     stored = ForecastModel.objects.create(
         as_of=as_of,
         payload=pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
         n_contributors=len(contributors),
         n_rules=len(payload["rules"]),
-        summary=summary() if callable(summary) else {},
+        summary=_json_safe(summary),
     )
     # Keep the last few for comparison; older ones only take space.
     old = ForecastModel.objects.order_by("-created_at", "-id").values_list("pk", flat=True)[5:]
@@ -197,6 +199,13 @@ def fit_forecast_model(*, as_of: datetime | None = None) -> ForecastModel:
     _payload_cache.clear()
     _payload_cache[stored.pk] = payload
     return stored
+
+
+def _json_safe(value: Any) -> Any:
+    """The model's summary as plain JSON (numpy numbers and dates become floats and text)."""
+    import json
+
+    return json.loads(json.dumps(value, default=str))
 
 
 def current_payload(*, as_of: datetime) -> dict[str, Any]:
@@ -323,15 +332,16 @@ def _refresh(*, user_ids: list[int], as_of: datetime) -> tuple[int, int]:
     model, rules = _model_api()
     history = load_history(customer_ids=by_customer, before=as_of)
     adjustments = adjustments_frame(user_customer=user_customer, as_of=as_of)
+    stamp = pd.Timestamp(as_of)
     predictions = model.predict(
         history,
-        as_of,
+        stamp,
         payload["model"],
         customer_ids=sorted(by_customer),
         adjustments=adjustments,
         top_k=FORECASTS_PER_SHOPPER,
     )
-    trips = model.predict_next_trip(history, as_of)
+    trips = model.predict_next_trip(history, stamp)
     for row in trips.itertuples(index=False):
         shopper = by_customer.get(int(row.customer_id))
         if shopper is not None:
@@ -878,4 +888,103 @@ def delete_predictions(*, user: User) -> None:
         computed_at=None,
         status=ShoppingList.Status.STALE,
         status_changed_at=timezone.now(),
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+EXPORT_COLUMNS = [
+    "source",
+    "external_id",
+    "rank",
+    "sku",
+    "probability",
+    "expected_date",
+    "prediction_source",
+]
+
+
+def export_customer_ids(*, include_unlinked: bool) -> tuple[set[int], set[int]]:
+    """(customers to predict for, customers whose history may train the shared model).
+
+    Predicted: customers whose login granted `predictions`; with `include_unlinked`, also
+    the store's customers who never created a Kvitto login (the store's own data, which
+    our consent switches do not cover; the store decides). Training: `model_improvement`
+    contributors, plus the unlinked ones under the same flag.
+    """
+    from accounts.models import Customer as _Customer
+
+    predicted = set(
+        _Customer.objects.filter(user_id__in=allowed_user_ids(PREDICTIONS)).values_list(
+            "pk", flat=True
+        )
+    )
+    contributors = contributor_customer_ids()
+    if include_unlinked:
+        unlinked = set(_Customer.objects.filter(user__isnull=True).values_list("pk", flat=True))
+        predicted |= unlinked
+        contributors |= unlinked
+    return predicted, contributors
+
+
+def export_predictions(
+    *, as_of: datetime, top_k: int = 20, include_unlinked: bool = False
+) -> pd.DataFrame:
+    """Predictions as the store's systems read them, from orders placed before `as_of` only.
+
+    A model is fitted for this `as_of` (the stored nightly one may have seen later orders),
+    so an evaluation replaying an old cutoff never leaks the future. One row per
+    (customer, rank); columns EXPORT_COLUMNS (documented in docs/forecasting-export.md).
+    """
+    from accounts.models import CustomerIdentifier
+
+    model, _rules = _model_api()
+    predicted, contributors = export_customer_ids(include_unlinked=include_unlinked)
+    stamp = pd.Timestamp(as_of)
+    history = load_history(customer_ids=predicted | contributors, before=as_of)
+    fitted = model.fit_model(history, stamp, train_customer_ids=sorted(contributors))
+    users = dict(
+        Customer.objects.filter(pk__in=predicted, user__isnull=False).values_list("pk", "user_id")
+    )
+    adjustments = adjustments_frame(user_customer={u: c for c, u in users.items()}, as_of=as_of)
+    predictions = model.predict(
+        history,
+        stamp,
+        fitted,
+        customer_ids=sorted(predicted),
+        adjustments=adjustments,
+        top_k=top_k,
+    )
+    if predictions.empty:
+        return pd.DataFrame(columns=EXPORT_COLUMNS)
+    # The identifier the store created the customer with: the first one stored.
+    identifiers: dict[int, tuple[str, str]] = {}
+    for customer_id, kind, value in (
+        CustomerIdentifier.objects.filter(customer_id__in=predicted)
+        .order_by("customer_id", "pk")
+        .values_list("customer_id", "kind", "value")
+    ):
+        identifiers.setdefault(customer_id, (kind, value))
+    skus = dict(
+        Product.objects.filter(pk__in=predictions["product_id"].unique().tolist()).values_list(
+            "pk", "sku"
+        )
+    )
+    ids = predictions["customer_id"].astype(int)
+    out = pd.DataFrame(
+        {
+            "source": [identifiers.get(c, ("kvitto", str(c)))[0] for c in ids],
+            "external_id": [identifiers.get(c, ("kvitto", str(c)))[1] for c in ids],
+            "rank": predictions["rank"].astype(int).to_numpy(),
+            "sku": predictions["product_id"].map(skus).to_numpy(),
+            "probability": predictions["probability"].round(6).to_numpy(),
+            "expected_date": pd.to_datetime(predictions["expected_date"], utc=True)
+            .dt.strftime("%Y-%m-%d")
+            .fillna("")
+            .to_numpy(),
+            "prediction_source": predictions["source"].to_numpy(),
+        }
+    )
+    return out.sort_values(["source", "external_id", "rank"], kind="mergesort").reset_index(
+        drop=True
     )

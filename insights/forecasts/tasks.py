@@ -1,0 +1,59 @@
+"""Celery tasks that recompute forecasts: after new orders, after a grant, and nightly."""
+
+import logging
+from collections.abc import Iterable
+
+from celery import shared_task
+from django.conf import settings
+
+from insights.forecasts import services
+from insights.forecasts.models import ForecastRun
+
+logger = logging.getLogger(__name__)
+
+
+def _chunk_size() -> int:
+    return int(getattr(settings, "FORECAST_REFRESH_CHUNK", 500))
+
+
+def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+# Idempotent (same history and decisions give the same rows), so a redelivery after a
+# worker crash only repeats work: acks_late is safe here.
+@shared_task(acks_late=True)
+def refresh_forecasts_task(user_ids: list[int], kind: str = ForecastRun.Kind.REFRESH) -> int:
+    """Recompute forecasts and lists for these logins, in fixed-size batches.
+
+    Shoppers without the `predictions` grant (or gone since queuing) are skipped inside
+    the service. Returns how many shoppers were refreshed.
+    """
+    ids = sorted({int(i) for i in user_ids})
+    done = 0
+    for chunk in _chunks(ids, _chunk_size()):
+        run = services.refresh_forecasts(user_ids=chunk, kind=kind)
+        done += run.shoppers
+    logger.info("Refreshed forecasts for %d of %d shoppers", done, len(ids))
+    return done
+
+
+@shared_task
+def refresh_stale_forecasts_task() -> int:
+    """Nightly: queue a refresh for every consenting shopper whose list went stale."""
+    ids = services.stale_user_ids()
+    size = _chunk_size()
+    for chunk in _chunks(ids, size):
+        services.mark_computing(user_ids=chunk)
+        refresh_forecasts_task.delay(chunk, ForecastRun.Kind.NIGHTLY)
+    logger.info("Queued %d stale shoppers for a forecast refresh", len(ids))
+    return len(ids)
+
+
+@shared_task
+def fit_forecast_model_task() -> int:
+    """Nightly: refit the cross-shopper model on contributors who granted model improvement."""
+    stored = services.fit_forecast_model()
+    logger.info("Fitted forecast model %s on %d contributors", stored.pk, stored.n_contributors)
+    return stored.pk
