@@ -1,4 +1,4 @@
-"""Purchase history pages."""
+"""Purchase history pages: the history at /history/ and one order's page."""
 
 from django.urls import path
 

@@ -1,0 +1,59 @@
+"""`{% load kvitto %}`: money and quantities formatted for the active language."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+from django.conf import settings
+from django.utils.formats import number_format
+from django.utils.translation import get_language
+
+register = template.Library()
+
+# How a language writes an amount. Swedish puts the currency after the number and
+# says "kr" for kronor; English leads with the ISO code ("SEK 1,234.50").
+_AMOUNT_FIRST_LANGUAGES = {"sv", "da", "nb", "nn", "fi", "de", "fr"}
+_LOCAL_SYMBOLS = {("sv", "SEK"): "kr", ("nb", "NOK"): "kr", ("da", "DKK"): "kr."}
+NBSP = "\xa0"
+CENT = Decimal("0.01")
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+@register.filter
+def money(value: object, currency: str | None = None) -> str:
+    """Format an amount with grouping, two decimals and the currency, e.g. "SEK 1,234.50".
+
+    `currency` defaults to settings.CURRENCY. Non-breaking spaces keep an amount on one
+    line. Anything that is not a number renders as "".
+    """
+    amount = _to_decimal(value)
+    if amount is None:
+        return ""
+    code = currency or getattr(settings, "CURRENCY", "SEK")
+    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    digits = number_format(abs(amount), decimal_pos=2, use_l10n=True, force_grouping=True)
+    sign = "-" if amount < 0 else ""
+    if language in _AMOUNT_FIRST_LANGUAGES:
+        symbol = _LOCAL_SYMBOLS.get((language, code), code)
+        return f"{sign}{digits}{NBSP}{symbol}"
+    return f"{sign}{code}{NBSP}{digits}"
+
+
+@register.filter
+def quantity(value: object) -> str:
+    """A quantity without trailing zeros: 1.000 → "1", 0.500 → "0.5" (localised)."""
+    amount = _to_decimal(value)
+    if amount is None:
+        return ""
+    # normalize() alone turns 100 into 1E+2; whole numbers are quantized instead.
+    normalised = amount.to_integral() if amount == amount.to_integral() else amount.normalize()
+    places = max(0, -normalised.as_tuple().exponent)
+    return number_format(normalised, decimal_pos=places, use_l10n=True, force_grouping=True)
