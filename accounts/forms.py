@@ -95,6 +95,12 @@ class SignupForm(EmailUniqueMixin, BaseUserCreationForm):
         self.fields["email"].widget.attrs.update(autocomplete="email", inputmode="email")
         self.fields["name"].widget.attrs.update(autocomplete="name")
         self.fields["language"].initial = (get_language() or "en")[:2]
+        # One short sentence instead of the validators' four-item list.
+        self.fields["password1"].help_text = _(
+            "At least 10 characters; not a common password, not only digits, "
+            "and not like your name or e-mail."
+        )
+        self.fields["password2"].help_text = ""
         self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
         self.fields["password2"].widget.attrs["autocomplete"] = "new-password"
 
