@@ -244,13 +244,19 @@ def _attach(*, user: User, customer_id: int, now: datetime) -> Customer:
 
 
 def _queue_refresh(customer_id: int) -> None:
-    """Ask purchases to refresh the newly linked history, once it offers the queue."""
+    """After commit, ask purchases to refresh the newly linked history.
+
+    On commit, because the refresh task must see the customer's login; looked up by name
+    so accounts keeps working (and importable) while purchases does not offer the queue.
+    """
     try:
         purchases_services = import_module("insights.purchases.services")
     except ModuleNotFoundError as exc:
         if exc.name != "insights.purchases.services":
             raise
         return
-    queue_refresh = getattr(purchases_services, "queue_refresh", None)
-    if queue_refresh is not None:
-        queue_refresh(customer_ids=[customer_id])
+    queue = getattr(purchases_services, "queue_refreshes", None) or getattr(
+        purchases_services, "queue_refresh", None
+    )
+    if queue is not None:
+        transaction.on_commit(lambda: queue(customer_ids=[customer_id]))

@@ -130,19 +130,46 @@ def test_linking_spends_every_outstanding_code_of_the_customer(bob):
     assert not LinkCode.objects.filter(customer=customer, used_at__isnull=True).exists()
 
 
-def test_linking_queues_a_refresh_for_the_customer(
+def test_linking_queues_a_refresh_once_the_link_is_committed(
     bob, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
     fake = types.ModuleType("insights.purchases.services")
-    fake.queue_refresh = lambda *, customer_ids: queued.append(customer_ids)
+    fake.queue_refreshes = lambda *, customer_ids: queued.append(list(customer_ids))
     monkeypatch.setitem(sys.modules, "insights.purchases.services", fake)
     customer = make_customer()
     code, _ = issue_code(customer)
 
-    services.link_customer(user=bob, code=code)
-
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.link_customer(user=bob, code=code)
+    assert queued == []
+    for callback in callbacks:
+        callback()
     assert queued == [[customer.pk]]
+
+
+def test_linking_queues_a_real_refresh_task(bob, monkeypatch, django_capture_on_commit_callbacks):
+    from insights.purchases import tasks
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.refresh_shopper_task, "apply_async", lambda args, **kw: sent.append(args)
+    )
+    customer = make_customer()
+    code, _ = issue_code(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.link_customer(user=bob, code=code)
+    assert sent == [[customer.pk]]
+
+
+def test_a_refused_link_queues_nothing(bob, monkeypatch, django_capture_on_commit_callbacks):
+    queued = []
+    fake = types.ModuleType("insights.purchases.services")
+    fake.queue_refreshes = lambda *, customer_ids: queued.append(list(customer_ids))
+    monkeypatch.setitem(sys.modules, "insights.purchases.services", fake)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.LinkError):
+        services.link_customer(user=bob, code="ABCDE-FGH23")
+    assert queued == []
 
 
 def test_the_link_page_shows_the_form_to_a_shopper_without_a_card(bob_client):
