@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, CustomerIdentifier
 from insights.catalog.models import Product
-from insights.purchases.ingest import RowError, ValidatedBatch, validate_lines
+from insights.purchases.ingest import PRODUCT_NAME_MAX, RowError, ValidatedBatch, validate_lines
 from insights.purchases.models import Order, OrderLine, PendingRefresh
 from insights.purchases.orders_frame import orders_to_frame
 
@@ -75,7 +75,8 @@ def ingest_orders(*, source: str, orders: list[dict], dry_run: bool = False) -> 
         return IngestResult(errors=structural, dry_run=dry_run)
     result = ingest_lines(source=source, lines=frame, dry_run=dry_run)
     # Line rows are labelled "orders[i].lines[j]"; say which field: "orders[i].lines[j].sku".
-    result.errors = [_json_path(error) for error in result.errors]
+    # An order's column is reported once per order, not once per line.
+    result.errors = list(dict.fromkeys(_json_path(error) for error in result.errors))
     return result
 
 
@@ -255,10 +256,21 @@ def _create_customers(pairs: list[tuple[str, str]]) -> dict[str, int]:
 
 def _resolve_products(lines: pd.DataFrame) -> tuple[dict[str, int], list[str]]:
     skus = pd.unique(lines["sku"]).tolist()
+    known = _product_ids(skus)
+    return known, [sku for sku in skus if sku not in known]
+
+
+def _product_ids(skus: list[str]) -> dict[str, int]:
+    table = connection.ops.quote_name(Product._meta.db_table)
+    if connection.vendor == "postgresql":
+        # One array parameter instead of thousands of placeholders.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT sku, id FROM {table} WHERE sku = ANY(%s)", [skus])  # noqa: S608
+            return dict(cursor.fetchall())
     known: dict[str, int] = {}
     for chunk in _chunks(skus, _chunk_size()):
         known.update(Product.objects.filter(sku__in=chunk).values_list("sku", "id"))
-    return known, [sku for sku in skus if sku not in known]
+    return known
 
 
 def _create_products(skus: list[str], lines: pd.DataFrame) -> dict[str, int]:
@@ -266,25 +278,51 @@ def _create_products(skus: list[str], lines: pd.DataFrame) -> dict[str, int]:
     named = lines.loc[lines["product_name"] != "", ["sku", "product_name"]]
     names = dict(named.drop_duplicates("sku").itertuples(index=False, name=None))
     now = timezone.now()
-    Product.objects.bulk_create(
-        [
-            Product(
-                sku=sku,
-                name=names.get(sku) or f"Unknown product {sku}",
-                reviewed=False,
-                category=None,
-                created_at=now,
-            )
-            for sku in skus
-        ],
-        batch_size=2000,
-        # Another batch may create the same SKU at the same moment; both then read its id.
-        ignore_conflicts=True,
-    )
-    created: dict[str, int] = {}
-    for chunk in _chunks(skus, _chunk_size()):
-        created.update(Product.objects.filter(sku__in=chunk).values_list("sku", "id"))
-    return created
+    template = Product(sku="", name="", reviewed=False, category=None, created_at=now)
+    rows = [(sku, (names.get(sku) or f"Unknown product {sku}")[:PRODUCT_NAME_MAX]) for sku in skus]
+    if connection.vendor == "postgresql" and len(rows) > 1000:
+        _copy_products(template, rows)
+    else:
+        Product.objects.bulk_create(
+            [Product(**{**_field_values(template), "sku": sku, "name": name}) for sku, name in rows],
+            batch_size=2000,
+            # Another batch may create the same SKU at the same moment; both then read its id.
+            ignore_conflicts=True,
+        )
+    return _product_ids(skus)
+
+
+def _field_values(template: Product) -> dict[str, object]:
+    return {f.attname: getattr(template, f.attname) for f in Product._meta.concrete_fields if not f.primary_key}
+
+
+def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
+    """Many new SKUs at once on PostgreSQL: COPY into a temporary table, then one INSERT.
+
+    Every column but sku and name takes the template's value as Django would save it, so
+    fields the catalog adds later need no change here. ON CONFLICT DO NOTHING lets a
+    concurrent batch create the same SKU first.
+    """
+    fields = [f for f in Product._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields]
+    sku_at = next(i for i, f in enumerate(fields) if f.name == "sku")
+    name_at = next(i for i, f in enumerate(fields) if f.name == "name")
+    table = connection.ops.quote_name(Product._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE kvitto_new_products ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY kvitto_new_products ({columns}) FROM STDIN") as copy:
+            for sku, name in rows:
+                values[sku_at], values[name_at] = sku, name
+                copy.write_row(values)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM kvitto_new_products "  # noqa: S608
+            "ON CONFLICT (sku) DO NOTHING"
+        )
+        cursor.execute("DROP TABLE kvitto_new_products")
 
 
 def _decimal(cents: np.ndarray, scale: int) -> pa.Array:

