@@ -217,9 +217,10 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
     errors = _Errors()
     frame = frame.reset_index(drop=True)
     if "row" in frame.columns:
-        labels = frame["row"].astype(str).to_numpy(dtype=object)
+        # Turned into text only for the rows that have an error.
+        labels = frame["row"].to_numpy()
     else:
-        labels = np.arange(1, n + 1).astype(str).astype(object)
+        labels = np.arange(1, n + 1)
 
     missing_columns = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing_columns:
