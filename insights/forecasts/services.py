@@ -103,10 +103,15 @@ def load_history(*, customer_ids: Iterable[int] | None, before: datetime) -> pd.
     Read with a plain cursor rather than through model instances: a full refresh reads
     millions of lines and per-row ORM conversion would dominate its time.
     """
-    sql, params = history_queryset(customer_ids=customer_ids, before=before).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    if customer_ids is not None:
+        customer_ids = list(customer_ids)
+    rows: list[tuple] = []
+    if customer_ids is None or customer_ids:
+        query = history_queryset(customer_ids=customer_ids, before=before).query
+        sql, params = query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True, format="ISO8601")
     for column in ("customer_id", "order_id", "product_id"):
@@ -662,6 +667,7 @@ def _choose_predicted(
             seen.add(pid)
     if len(chosen) >= MIN_PERSONAL_ITEMS:
         return chosen
+    # The model adds "popular" rows only for shoppers with too few baskets to know.
     # A new shopper: suggest what is popular, flagged as such, never as their own cadence.
     candidates: list[tuple[int, float | None]] = []
     if not frame.empty:
@@ -669,7 +675,8 @@ def _choose_predicted(
             (int(r.product_id), float(r.probability))
             for r in frame[frame["source"] == "popular"].itertuples(index=False)
         ]
-    if popular is not None and len(popular):
+    if not candidates and frame.empty and popular is not None and len(popular):
+        # No history at all (not even a row from the model): the fitted popular list.
         candidates += [(int(p), None) for p in popular["product_id"]]
     n_popular = 0
     for pid, probability in candidates:
