@@ -69,6 +69,14 @@ class EmailUniqueMixin:
 class LoginForm(AuthenticationForm):
     """Django's login form, asking for an e-mail address."""
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # E-mail addresses are matched without regard to case, so Django's hint would mislead.
+        "invalid_login": _(
+            "That e-mail address and password do not match. Check the password, or reset it."
+        ),
+    }
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].label = _("E-mail address")

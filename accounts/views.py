@@ -232,7 +232,9 @@ def _consent_message(key: str, granted: bool, changed: bool) -> str:
             return _("%(title)s was already on.") % {"title": title}
         return _("%(title)s was already off.") % {"title": title}
     if granted:
-        return _("%(title)s switched on. Switch it off here whenever you like.") % {"title": title}
+        return _(
+            "%(title)s switched on. You can switch it off under Privacy whenever you like."
+        ) % {"title": title}
     return str(WITHDRAWN_MESSAGES[key])
 
 

@@ -112,7 +112,7 @@ def test_login_with_a_wrong_password_says_so(client, alice):
         reverse("accounts:login"), {"username": "alice@example.com", "password": "wrong"}
     )
     assert response.status_code == 200
-    assert "Please enter a correct" in response.content.decode()
+    assert "do not match" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
