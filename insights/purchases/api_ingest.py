@@ -1,0 +1,183 @@
+"""POST /api/v1/ingest/orders: the store's systems push batches of orders with an API key."""
+
+from django.conf import settings
+from django.urls import path
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from insights.api.authentication import ApiKeyAuthentication
+from insights.api.models import IntegrationClient, Scope
+from insights.api.permissions import HasScope
+from insights.purchases.services import SOURCE_MAX, ingest_orders
+
+
+def max_batch_orders() -> int:
+    return getattr(settings, "MAX_INGEST_BATCH_ORDERS", 5000)
+
+
+# Serializers describe the schema; the service validates (so errors come row by row).
+class IngestCustomerSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["loyalty_card", "web", "app"])
+    value = serializers.CharField(max_length=64)
+
+
+class IngestLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="Names the product if the SKU is new."
+    )
+    quantity = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=0)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    amount_paid = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    discount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, default=0
+    )
+    coupon_discount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, default=0
+    )
+
+
+class IngestOrderSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=64)
+    customer = IngestCustomerSerializer()
+    channel = serializers.ChoiceField(choices=["store", "web", "app"])
+    store_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    placed_at = serializers.DateTimeField(help_text="ISO 8601 with an offset or Z.")
+    currency = serializers.RegexField(r"^[A-Z]{3}$")
+    total_amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        help_text="When given, must equal the sum of the lines' amount_paid.",
+    )
+    lines = IngestLineSerializer(many=True)
+
+
+class IngestRequestSerializer(serializers.Serializer):
+    source = serializers.CharField(
+        max_length=SOURCE_MAX,
+        required=False,
+        help_text="The system the orders come from; defaults to the API client's name. "
+        "Orders are idempotent on (source, external_id).",
+    )
+    orders = IngestOrderSerializer(many=True)
+
+
+class IngestResultSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    orders_received = serializers.IntegerField()
+    created = serializers.IntegerField(help_text="Orders stored now.")
+    lines_created = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Orders already stored with this content.")
+
+
+class RowErrorSerializer(serializers.Serializer):
+    row = serializers.CharField(help_text='Where: "orders[2].lines[0].quantity".')
+    field = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class IngestErrorsSerializer(serializers.Serializer):
+    errors = RowErrorSerializer(many=True)
+
+
+def _errors(row: str, field: str, reason: str) -> dict:
+    return {"errors": [{"row": row, "field": field, "reason": reason}]}
+
+
+class IngestOrdersView(APIView):
+    """All or nothing: any bad row, or a stored order id with other content, writes nothing."""
+
+    # Api-Key first, so a request without credentials is told to send one (401). Sessions
+    # authenticate too, so that a logged-in shopper is refused (403) rather than asked to log in.
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasScope(Scope.INGEST)]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "ingest"
+
+    @extend_schema(
+        operation_id="ingest_orders",
+        summary="Push a batch of orders",
+        request=IngestRequestSerializer,
+        responses={
+            201: OpenApiResponse(IngestResultSerializer, description="At least one order stored."),
+            200: OpenApiResponse(IngestResultSerializer, description="Every order was a duplicate."),
+            400: OpenApiResponse(IngestErrorsSerializer, description="Every bad row; nothing stored."),
+            401: OpenApiResponse(description="No, unknown or revoked API key."),
+            403: OpenApiResponse(description="The key lacks the ingest scope, or a shopper's login."),
+            413: OpenApiResponse(IngestErrorsSerializer, description="More orders than allowed."),
+        },
+        examples=[
+            OpenApiExample(
+                "One store order",
+                request_only=True,
+                value={
+                    "source": "till",
+                    "orders": [
+                        {
+                            "external_id": "T-1001",
+                            "customer": {"kind": "loyalty_card", "value": "6001234"},
+                            "channel": "store",
+                            "store_id": "12",
+                            "placed_at": "2026-10-01T10:00:00+02:00",
+                            "currency": "SEK",
+                            "total_amount": "37.50",
+                            "lines": [
+                                {
+                                    "sku": "7310865004703",
+                                    "name": "Milk 1 l",
+                                    "quantity": "1",
+                                    "unit_price": "12.50",
+                                    "amount_paid": "12.50",
+                                },
+                                {
+                                    "sku": "7311041013489",
+                                    "quantity": "0.5",
+                                    "unit_price": "60.00",
+                                    "amount_paid": "25.00",
+                                    "discount": "5.00",
+                                },
+                            ],
+                        }
+                    ],
+                },
+            )
+        ],
+        tags=["ingestion"],
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, dict):
+            return Response(_errors("body", "body", "must be a JSON object"), status=400)
+        client: IntegrationClient = request.auth
+        source = body.get("source", client.name)
+        if not isinstance(source, str):
+            return Response(_errors("source", "source", "must be a string"), status=400)
+        orders = body.get("orders")
+        if isinstance(orders, list) and len(orders) > max_batch_orders():
+            return Response(
+                _errors("orders", "orders", f"at most {max_batch_orders()} orders per request"),
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        result = ingest_orders(source=source, orders=orders)
+        if not result.ok:
+            return Response({"errors": [e.as_dict() for e in result.errors]}, status=400)
+        payload = {
+            "source": source.strip(),
+            "orders_received": len(orders),
+            "created": result.orders_created,
+            "lines_created": result.lines_created,
+            "duplicates": result.duplicates,
+        }
+        code = status.HTTP_201_CREATED if result.orders_created else status.HTTP_200_OK
+        return Response(payload, status=code)
+
+
+urlpatterns = [
+    path("ingest/orders", IngestOrdersView.as_view(), name="ingest-orders"),
+]
