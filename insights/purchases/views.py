@@ -8,15 +8,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
 
 from accounts.models import Customer, User
 from insights.catalog.models import Category
 from insights.purchases.filters import (
+    FILTER_PARAMS,
     WEEKDAY_CHOICES,
     HistoryFilterForm,
     HistoryFilters,
@@ -91,10 +93,14 @@ def history(request: HttpRequest) -> HttpResponse:
         "months": months,
         "weekday_label": _weekday_label(filters),
     }
-    template = "purchases/history.html"
+    query = _clean_query(request)
+    context["query"] = query
     if request.htmx and not request.htmx.boosted:
-        template += "#history-results"
-    return render(request, template, context)
+        response = render(request, "purchases/history.html#history-results", context)
+        # The form sends its empty fields too; the address bar gets only those in use.
+        push_url(response, f"{request.path}?{query.urlencode()}" if query else request.path)
+        return response
+    return render(request, "purchases/history.html", context)
 
 
 @require_safe
@@ -117,6 +123,16 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     return render(
         request, "purchases/order.html", {"order": order, "lines": lines, "totals": totals}
     )
+
+
+def _clean_query(request: HttpRequest) -> QueryDict:
+    """The filter parameters in use (and the page), without the form's empty fields."""
+    query = QueryDict(mutable=True)
+    for name in (*FILTER_PARAMS, "page"):
+        value = request.GET.get(name, "").strip()
+        if value:
+            query[name] = value
+    return query
 
 
 def _categories_bought(user: User) -> list[Category]:

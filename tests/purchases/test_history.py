@@ -129,13 +129,26 @@ def test_the_filter_form_updates_through_htmx_and_works_without_it(alice_client,
     assert 'hx-push-url="true"' in body
 
 
+def test_an_htmx_filter_change_pushes_a_url_without_the_empty_fields(alice_client, alice):
+    order_for(alice, at=datetime(2026, 10, 5, 9, 0, tzinfo=UTC))
+
+    response = alice_client.get(
+        HISTORY,
+        {"q": " milk ", "from": "", "to": "", "channel": "store", "category": ""},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response["HX-Push-Url"] == f"{HISTORY}?q=milk&channel=store"
+
+
 def test_pagination_links_keep_the_filters(alice_client, alice):
     for day in range(30):
         order_for(alice, at=datetime(2026, 10, 1, 8, 0, tzinfo=UTC) + timedelta(days=day))
 
-    body = alice_client.get(HISTORY, {"channel": "store"}).content.decode()
+    body = alice_client.get(HISTORY, {"channel": "store", "to": ""}).content.decode()
 
     assert 'href="?channel=store&amp;page=2"' in body
+    assert "More from this month on the next page." in body
     assert 'hx-get="?channel=store&amp;page=2"' in body
 
 
