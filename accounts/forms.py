@@ -114,13 +114,19 @@ class SignupForm(EmailUniqueMixin, BaseUserCreationForm):
 
 
 class CheckInForm(forms.Form):
-    """One unticked box per switchable purpose: nothing is granted unless ticked."""
+    """One box per switchable purpose, ticked only where a grant already exists.
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    A new shopper has no grants, so every box starts unticked: nothing is granted by default.
+    """
+
+    def __init__(
+        self, *args: object, state: dict[str, bool] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)
+        state = state or {}
         for key in SWITCHABLE:
             self.fields[key] = forms.BooleanField(
-                label=PURPOSES[key].title, required=False, initial=False
+                label=PURPOSES[key].title, required=False, initial=state.get(key, False)
             )
 
     def granted(self) -> list[str]:

@@ -89,10 +89,12 @@ class IssuedCode:
 
 @transaction.atomic
 def check_in(*, user: User, granted: Iterable[str]) -> list[ConsentEvent]:
-    """Record the shopper's check-in: one `check_in` grant per purpose in `granted`.
+    """Record the shopper's check-in answers: `granted` on, every other purpose off.
 
-    Purposes not in `granted` get no record at all; the log has nothing to say about
-    them, and no record means off. Returns the events written.
+    Only changes are written (`set_consent` skips a no-op), so a new shopper's unticked
+    purposes get no record at all: no record already means off. A shopper who had
+    grants before (demo data, an earlier gate) and unticks one withdraws it here.
+    Returns the events written.
     """
     chosen = set(granted)
     unknown = chosen - set(SWITCHABLE)
@@ -101,12 +103,14 @@ def check_in(*, user: User, granted: Iterable[str]) -> list[ConsentEvent]:
     events = []
     # SWITCHABLE's order keeps the log in the order the page asked.
     for purpose in SWITCHABLE:
-        if purpose in chosen:
-            event = set_consent(
-                user=user, purpose=purpose, granted=True, method=ConsentEvent.Method.CHECK_IN
-            )
-            if event is not None:
-                events.append(event)
+        event = set_consent(
+            user=user,
+            purpose=purpose,
+            granted=purpose in chosen,
+            method=ConsentEvent.Method.CHECK_IN,
+        )
+        if event is not None:
+            events.append(event)
     if user.checked_in_at is None:
         user.checked_in_at = timezone.now()
         user.save(update_fields=["checked_in_at"])

@@ -110,7 +110,10 @@ def check_in(request: HttpRequest) -> HttpResponse:
     if request.user.checked_in_at is not None and request.method == "GET":
         messages.info(request, _("You have checked in already. Change your choices here."))
         return redirect("accounts:consents")
-    form = CheckInForm(request.POST if request.method == "POST" else None)
+    form = CheckInForm(
+        request.POST if request.method == "POST" else None,
+        state=consent_state(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         granted = form.granted()
         services.check_in(user=request.user, granted=granted)

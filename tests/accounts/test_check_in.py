@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts.consent import consent_state
+from accounts.consent import consent_state, set_consent
 from accounts.models import ConsentEvent
 from accounts.purposes import PURPOSES, SWITCHABLE
 from tests.factories import CustomerFactory, UserFactory
@@ -99,3 +99,24 @@ def test_check_in_needs_a_login(client, db):
     response = client.get(reverse("accounts:check_in"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_a_shopper_with_earlier_grants_sees_them_ticked_and_can_untick_them(
+    newcomer_client, newcomer
+):
+    set_consent(user=newcomer, purpose="pantry", granted=True, method="demo")
+    body = newcomer_client.get(reverse("accounts:check_in")).content.decode()
+    assert re.search(r'<input type="checkbox" name="pantry"[^>]*checked', body)
+    assert not re.search(r'<input type="checkbox" name="insights"[^>]*checked', body)
+
+    newcomer_client.post(reverse("accounts:check_in"), {"email": "on"})
+
+    assert consent_state(newcomer) == {
+        "insights": False,
+        "predictions": False,
+        "pantry": False,
+        "email": True,
+        "model_improvement": False,
+    }
+    latest = ConsentEvent.objects.filter(method="check_in").order_by("id")
+    assert [(e.purpose, e.granted) for e in latest] == [("pantry", False), ("email", True)]
