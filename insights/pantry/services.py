@@ -429,7 +429,7 @@ def _remind_chunk(*, user_ids: list[int], now: datetime, stats: ReminderStats) -
     users = {
         u.pk: u
         for u in User.objects.filter(pk__in=user_ids, is_active=True).only(
-            "id", "email", "name", "language", "time_zone"
+            "id", "email", "name", "language", "time_zone", "is_active"
         )
     }
     if not users:
@@ -499,7 +499,7 @@ def _remind_chunk(*, user_ids: list[int], now: datetime, stats: ReminderStats) -
             item__state=PantryItem.State.IN_PANTRY,
             item__best_before__gte=utc_today - timedelta(days=1),
         )
-        .select_related("item__product")
+        .select_related("item__product__category")
         .order_by("item__best_before", "pk")
     ):
         if notification.item.best_before >= today[notification.user_id]:

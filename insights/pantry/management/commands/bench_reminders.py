@@ -1,0 +1,249 @@
+"""Time the hourly reminder job over every household's pantry, counting queries.
+
+Two sources of pantries:
+
+* `--from-orders` (after `manage.py load_demo --households all`): every shopper with orders
+  is granted PANTRY (and EMAIL for `--email-share` of them), their pantries are built from
+  the orders by the real service (timed too), then the job runs.
+* default, `--synthetic`: pantries are made straight from The Complete Journey's
+  transactions (2,469 households), without orders in the database: each household gets a
+  login, and every perishable line whose estimated date is at most a week past `--as-of`
+  becomes an item. Shelf lives are a rough per-department map (below); the figure is about
+  the job's cost over a realistic number and spread of items, not about the estimates.
+
+The job then runs twice at 10:00 Stockholm time on the as-of date: the first run creates
+the notifications and sends the digests (to an in-memory mailbox), the second must create
+and send nothing. Use your own database (DATABASE_URL=.../kvitto_<you>): synthetic rows
+are written for real; `--reset` deletes the bench's shoppers first.
+"""
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
+from django.db.models import Max
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from accounts.consent import current_text
+from accounts.models import ConsentEvent, Customer, User
+from accounts.purposes import EMAIL, PANTRY
+from insights.catalog.models import Category, Department, Product
+from insights.pantry import services, shelf_life
+from insights.pantry.models import DigestLog, Notification, PantryItem
+from insights.purchases.models import OrderLine
+
+BENCH_DOMAIN = "bench-pantry.invalid"
+# Days an item keeps, by Complete Journey department (and a few grocery categories).
+DEPARTMENT_DAYS = {
+    "PRODUCE": 7,
+    "MEAT": 4,
+    "MEAT-PCKGD": 10,
+    "DELI": 6,
+    "PASTRY": 4,
+    "SEAFOOD": 2,
+    "SEAFOOD-PCKGD": 90,
+}
+CATEGORY_DAYS = {
+    "FLUID MILK PRODUCTS": 10,
+    "YOGURT": 21,
+    "CHEESE": 30,
+    "EGGS": 28,
+    "BAKED BREAD/BUNS/ROLLS": 6,
+    "REFRGRATD DOUGH PRODUCTS": 30,
+    "FRZN MEAT/MEAT DINNERS": 180,
+    "FROZEN PIZZA": 180,
+}
+
+
+class Command(BaseCommand):
+    help = "Benchmark send_due_reminders over every household's pantry (wall time, queries)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from-orders", action="store_true", help="Use loaded demo orders.")
+        parser.add_argument("--households", type=int, default=None, help="Synthetic: first N.")
+        parser.add_argument("--as-of", type=date.fromisoformat, default=None)
+        parser.add_argument("--email-share", type=float, default=0.5)
+        parser.add_argument("--chunk-size", type=int, default=services.CHUNK_SIZE)
+        parser.add_argument("--reset", action="store_true", help="Delete the bench's shoppers.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        if options["reset"]:
+            deleted = User.objects.filter(email__endswith=f"@{BENCH_DOMAIN}").delete()
+            self.stdout.write(f"Deleted bench shoppers: {deleted[0]} rows")
+        if options["from_orders"]:
+            user_ids, as_of = self._from_orders(options)
+        else:
+            user_ids, as_of = self._synthetic(options)
+        now = datetime.combine(as_of, datetime.min.time(), tzinfo=ZoneInfo("Europe/Stockholm"))
+        now = (now + timedelta(hours=10)).astimezone(UTC)
+        items = PantryItem.objects.filter(user_id__in=user_ids, state="in_pantry").count()
+        Notification.objects.filter(user_id__in=user_ids).delete()
+        DigestLog.objects.filter(user_id__in=user_ids).delete()
+        self.stdout.write(
+            f"{len(user_ids)} shoppers, {items} items in pantries, "
+            f"job at {now:%Y-%m-%d %H:%M} UTC, database {connection.vendor}"
+        )
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            for label in ("first run", "second run (idempotent)"):
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    stats = services.send_due_reminders(now=now, chunk_size=options["chunk_size"])
+                    elapsed = time.perf_counter() - started
+                n = len(queries.captured_queries)
+                self.stdout.write(
+                    f"{label}: {elapsed:.2f} s, {n} queries "
+                    f"({n / max(stats.shoppers, 1):.2f} per shopper, "
+                    f"{n / max(stats.chunks, 1):.0f} per chunk of {options['chunk_size']}), "
+                    f"{stats.notifications} notifications, {stats.digests} digests, "
+                    f"{stats.skipped_quiet} held for quiet hours"
+                )
+
+    def _grant(self, user_ids: list[int], email_share: float) -> None:
+        texts = {p: current_text(p) for p in (PANTRY, EMAIL)}
+        ConsentEvent.objects.filter(user_id__in=user_ids, purpose__in=[PANTRY, EMAIL]).delete()
+        events = [
+            ConsentEvent(
+                user_id=uid, purpose=PANTRY, text=texts[PANTRY], granted=True, method="demo"
+            )
+            for uid in user_ids
+        ]
+        cut = int(len(user_ids) * email_share)
+        events += [
+            ConsentEvent(user_id=uid, purpose=EMAIL, text=texts[EMAIL], granted=True, method="demo")
+            for uid in user_ids[:cut]
+        ]
+        ConsentEvent.objects.bulk_create(events, batch_size=2000)
+
+    def _from_orders(self, options: dict) -> tuple[list[int], date]:
+        user_ids = sorted(
+            set(
+                Customer.objects.filter(user__isnull=False, orders__isnull=False).values_list(
+                    "user_id", flat=True
+                )
+            )
+        )
+        latest = OrderLine.objects.aggregate(top=Max("placed_at"))["top"]
+        as_of = options["as_of"] or (latest.date() + timedelta(days=2))
+        self._grant(user_ids, options["email_share"])
+        PantryItem.objects.filter(user_id__in=user_ids).delete()
+        build_now = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as queries:
+            created = services.build_pantries(user_ids=user_ids, now=build_now)
+        self.stdout.write(
+            f"built pantries: {created} items for {len(user_ids)} shoppers in "
+            f"{time.perf_counter() - started:.2f} s, {len(queries.captured_queries)} queries"
+        )
+        return user_ids, as_of
+
+    @transaction.atomic
+    def _synthetic(self, options: dict) -> tuple[list[int], date]:
+        from insights.purchases.management.commands.bench_ingest import transactions_path
+
+        started = time.perf_counter()
+        data = pd.read_parquet(
+            transactions_path(),
+            columns=[
+                "household_id",
+                "product_id",
+                "quantity",
+                "sales_value",
+                "transaction_timestamp",
+            ],
+        )
+        products = pd.read_parquet(
+            transactions_path().parent / "products.parquet",
+            columns=["product_id", "department", "product_category", "product_type"],
+        )
+        households = sorted(data["household_id"].unique())
+        if options["households"]:
+            households = households[: options["households"]]
+            data = data[data["household_id"].isin(households)]
+        as_of = options["as_of"] or data["transaction_timestamp"].max().date()
+        products["days"] = products["product_category"].map(CATEGORY_DAYS)
+        products["days"] = products["days"].fillna(products["department"].map(DEPARTMENT_DAYS))
+        products = products.dropna(subset=["days"])
+        lines = data.merge(products, on="product_id")
+        lines = lines[lines["quantity"] > 0]
+        lines["bought_on"] = lines["transaction_timestamp"].dt.date
+        lines["best_before"] = [
+            b + timedelta(days=int(d))
+            for b, d in zip(lines["bought_on"], lines["days"], strict=True)
+        ]
+        lines = lines[
+            [
+                shelf_life.is_worth_tracking(bb, as_of=as_of) and b <= as_of
+                for bb, b in zip(lines["best_before"], lines["bought_on"], strict=True)
+            ]
+        ]
+        self.stdout.write(f"read Complete Journey: {len(lines)} trackable lines, as of {as_of}")
+
+        department, _ = Department.objects.get_or_create(name="Bench (Complete Journey)")
+        categories = {}
+        for name in sorted(lines["department"].unique()):
+            categories[name], _ = Category.objects.get_or_create(
+                department=department, name=f"CJ {name}"
+            )
+        wanted = lines.drop_duplicates("product_id")
+        Product.objects.bulk_create(
+            [
+                Product(
+                    sku=f"CJ{row.product_id}",
+                    name=str(row.product_type or row.product_category).title()[:200],
+                    category=categories[row.department],
+                    perishable=True,
+                    shelf_life_days=int(row.days),
+                )
+                for row in wanted.itertuples()
+            ],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        product_ids = dict(Product.objects.filter(sku__startswith="CJ").values_list("sku", "pk"))
+
+        emails = [f"household-{h}@{BENCH_DOMAIN}" for h in households]
+        User.objects.bulk_create(
+            [
+                User(email=e, password=make_password(None), name=f"Household {h}")
+                for e, h in zip(emails, households, strict=True)
+            ],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        users = dict(User.objects.filter(email__in=emails).values_list("email", "pk"))
+        user_by_household = {h: users[e] for e, h in zip(emails, households, strict=True)}
+        user_ids = sorted(user_by_household.values())
+        Customer.objects.bulk_create(
+            [Customer(user_id=uid) for uid in user_ids], ignore_conflicts=True, batch_size=2000
+        )
+        self._grant(user_ids, options["email_share"])
+        PantryItem.objects.filter(user_id__in=user_ids).delete()
+        items = []
+        for row in lines.itertuples():
+            days = int(row.days)
+            items.append(
+                PantryItem(
+                    user_id=user_by_household[row.household_id],
+                    product_id=product_ids[f"CJ{row.product_id}"],
+                    quantity=Decimal(str(row.quantity)),
+                    bought_on=row.bought_on,
+                    best_before=row.best_before,
+                    estimated_best_before=row.best_before,
+                    shelf_life_days=days,
+                    estimate_rule="product",
+                    rule_days=days,
+                    due_soon_on=row.best_before - timedelta(days=2),
+                    value=Decimal(str(round(row.sales_value, 2))),
+                )
+            )
+        PantryItem.objects.bulk_create(items, batch_size=5000)
+        self.stdout.write(
+            f"made {len(items)} items for {len(user_ids)} households in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        return user_ids, as_of
