@@ -1,0 +1,325 @@
+"""Computing, replacing and deleting a shopper's derived habit rows.
+
+The page and the API only read `HabitSnapshot`/`HabitHighlight`; the pandas work runs
+here, from a Celery task (`tasks.py`) or the benchmark, never on the request path.
+"""
+
+import logging
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from django.db import transaction
+from django.db.models import FloatField, Q
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from accounts.models import Customer, User
+from insights.habits import analysis
+from insights.habits.models import STANDARD_PERIODS, HabitHighlight, HabitSnapshot
+from insights.purchases.models import OrderLine
+
+logger = logging.getLogger(__name__)
+
+# Custom ranges a shopper asked for are kept (and refreshed) up to this many.
+MAX_CUSTOM_PERIODS = 3
+CUSTOM_MAX_DAYS = 3 * 366
+
+_FIELDS = {
+    "shopper": "customer_id",
+    "order_id": "order_id",
+    "placed_at": "placed_at",
+    "channel": "order__channel",
+    "product_id": "product_id",
+    "product_name": "product__name",
+    "category_id": "product__category_id",
+    "category_name": "product__category__name",
+    "department_id": "product__category__department_id",
+    "department_name": "product__category__department__name",
+    "quantity": "f_quantity",
+    "amount_paid": "f_amount_paid",
+    "discount": "f_discount",
+    "coupon_discount": "f_coupon_discount",
+}
+
+
+def custom_period_key(start: date, end: date) -> str:
+    return analysis.Window(start, end).key
+
+
+def window_for(period: str, as_of: date) -> analysis.Window:
+    """The window of a standard period ending `as_of`, or of a custom "start_end" key."""
+    if period in STANDARD_PERIODS:
+        return analysis.period_window(period, as_of)
+    start, _, end = period.partition("_")
+    try:
+        window = analysis.Window(date.fromisoformat(start), date.fromisoformat(end))
+    except ValueError as exc:
+        raise ValueError(f"{period!r} is not a period key.") from exc
+    if window.end < window.start or window.days > CUSTOM_MAX_DAYS:
+        raise ValueError(f"{period!r} is not a usable range.")
+    return window
+
+
+def load_lines(customer_ids: Iterable[int]) -> pd.DataFrame:
+    """The analysable order lines of these customers, in ONE query, as a lines frame.
+
+    Fuel, coupons and other never-listed departments/categories are left out. Amounts are
+    cast to floating point in SQL: the analysis layer works in floats, and converting a
+    million Decimals in Python would cost more than the query. `shopper` is the customer id.
+    """
+    analysable = Q(product__category__isnull=True) | Q(
+        product__category__never_list=False,
+        product__category__department__never_list=False,
+    )
+    rows = (
+        OrderLine.objects.filter(customer_id__in=list(customer_ids))
+        .filter(analysable)
+        .annotate(
+            f_quantity=Cast("quantity", FloatField()),
+            f_amount_paid=Cast("amount_paid", FloatField()),
+            f_discount=Cast("discount", FloatField()),
+            f_coupon_discount=Cast("coupon_discount", FloatField()),
+        )
+        .order_by()
+        .values_list(*_FIELDS.values())
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=list(_FIELDS))
+    if frame.empty:
+        return frame
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True)
+    frame["category_name"] = frame["category_name"].fillna("")
+    frame["department_name"] = frame["department_name"].fillna("")
+    return frame
+
+
+def _periods_for(user_ids: list[int], extra: dict[int, list[str]] | None) -> dict[int, list[str]]:
+    """Standard periods, plus the custom ranges each shopper asked for most recently."""
+    wanted: dict[int, list[str]] = {uid: list(STANDARD_PERIODS) for uid in user_ids}
+    custom = (
+        HabitSnapshot.objects.filter(user_id__in=user_ids)
+        .exclude(period__in=STANDARD_PERIODS)
+        .order_by("user_id", "-requested_at")
+        .values_list("user_id", "period")
+    )
+    for user_id, period in custom:
+        if len(wanted[user_id]) < len(STANDARD_PERIODS) + MAX_CUSTOM_PERIODS:
+            wanted[user_id].append(period)
+    for user_id, periods in (extra or {}).items():
+        for period in periods:
+            if user_id in wanted and period not in wanted[user_id]:
+                wanted[user_id].append(period)
+    return wanted
+
+
+def refresh_habits(*, user: User, as_of: datetime | None = None) -> list[HabitSnapshot]:
+    """Recompute every period of one shopper and replace their rows. Returns the snapshots."""
+    refresh_habits_many(user_ids=[user.pk], as_of=as_of)
+    return list(HabitSnapshot.objects.filter(user=user))
+
+
+def refresh_habits_many(
+    *, user_ids: Iterable[int], as_of: datetime | None = None, lines: pd.DataFrame | None = None
+) -> int:
+    """Recompute the habits of many shoppers at once; returns how many were refreshed.
+
+    Their lines come in one query (or `lines`, a frame with `shopper` = customer id, for
+    the benchmark); each period is one vectorised `analysis.compute_frames` over everyone
+    who shares a time zone. Callers check consent (`allowed_user_ids`) first.
+    """
+    as_of = as_of or timezone.now()
+    users = list(
+        User.objects.filter(pk__in=list(user_ids)).values_list("pk", "time_zone", "customer__pk")
+    )
+    if not users:
+        return 0
+    user_of_customer = {customer: pk for pk, _, customer in users if customer is not None}
+    if lines is None:
+        lines = load_lines(user_of_customer)
+    if not lines.empty:
+        lines = lines[lines["shopper"].isin(user_of_customer)].copy()
+        lines["shopper"] = lines["shopper"].map(user_of_customer)
+    last_order = _last_orders(lines)
+    periods = _periods_for([pk for pk, _, _ in users], None)
+    by_zone: dict[str, list[int]] = defaultdict(list)
+    for pk, tz, _ in users:
+        by_zone[tz].append(pk)
+
+    results: dict[int, list[tuple[str, analysis.Window, dict, list[analysis.Highlight]]]] = (
+        defaultdict(list)
+    )
+    for tz, zone_users in by_zone.items():
+        local_as_of = timezone.localtime(as_of, zoneinfo.ZoneInfo(tz)).date()
+        zone_lines = lines[lines["shopper"].isin(zone_users)] if not lines.empty else lines
+        prepared = analysis.prepare_lines(
+            zone_lines if not zone_lines.empty else _empty_lines(), tz=tz
+        )
+        by_period: dict[str, list[int]] = defaultdict(list)
+        for pk in zone_users:
+            for period in periods[pk]:
+                by_period[period].append(pk)
+        for period, period_users in by_period.items():
+            window = window_for(period, local_as_of)
+            frames = analysis.compute_frames(
+                prepared[prepared["shopper"].isin(period_users)],
+                as_of=local_as_of,
+                window=window,
+                shoppers=sorted(period_users),
+            )
+            payloads = analysis.payloads_many(frames)
+            for pk in period_users:
+                results[pk].append(
+                    (period, frames.window, payloads[pk], frames.highlights.get(pk, []))
+                )
+    _replace(results, last_order, as_of)
+    logger.info("Refreshed habits of %d shoppers", len(results))
+    return len(results)
+
+
+def _empty_lines() -> pd.DataFrame:
+    frame = pd.DataFrame({column: [] for column in analysis.LINE_COLUMNS})
+    frame["shopper"] = pd.Series(dtype="int64")
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True)
+    return frame
+
+
+def _last_orders(lines: pd.DataFrame) -> dict[int, datetime]:
+    if lines.empty:
+        return {}
+    last = lines.groupby("shopper")["placed_at"].max()
+    return {int(k): v.to_pydatetime() for k, v in last.items()}
+
+
+@transaction.atomic
+def _replace(
+    results: dict[int, list[tuple[str, analysis.Window, dict, list[analysis.Highlight]]]],
+    last_order: dict[int, datetime],
+    computed_at: datetime,
+) -> None:
+    """Swap in the new rows of these shoppers in one transaction.
+
+    Delete-and-insert under one transaction: a reader sees the old rows or the new ones,
+    never half. Dismissals survive because they are carried over by highlight key.
+    """
+    user_ids = list(results)
+    dismissed = _dismissals(user_ids)
+    custom_requested = {
+        (uid, period): at
+        for uid, period, at in HabitSnapshot.objects.filter(user_id__in=user_ids)
+        .exclude(period__in=STANDARD_PERIODS)
+        .values_list("user_id", "period", "requested_at")
+    }
+    HabitSnapshot.objects.filter(user_id__in=user_ids).delete()
+    snapshots = []
+    for user_id, computed in results.items():
+        for period, window, payload, _ in computed:
+            snapshots.append(
+                HabitSnapshot(
+                    user_id=user_id,
+                    period=period,
+                    start=window.start,
+                    end=window.end,
+                    status=HabitSnapshot.Status.FRESH,
+                    state=payload["state"],
+                    data=payload,
+                    requested_at=custom_requested.get((user_id, period), computed_at),
+                    computed_at=computed_at,
+                    source_last_order_at=last_order.get(user_id),
+                )
+            )
+    HabitSnapshot.objects.bulk_create(snapshots, batch_size=500)
+    snapshot_of = {(s.user_id, s.period): s for s in snapshots}
+    highlights = []
+    for user_id, computed in results.items():
+        for period, _, _, found in computed:
+            snapshot = snapshot_of[(user_id, period)]
+            for position, highlight in enumerate(found):
+                highlights.append(
+                    HabitHighlight(
+                        snapshot=snapshot,
+                        user_id=user_id,
+                        key=highlight.key,
+                        kind=highlight.kind,
+                        params=highlight.params,
+                        position=position,
+                        dismissed_at=dismissed.get((user_id, highlight.key)),
+                    )
+                )
+    HabitHighlight.objects.bulk_create(highlights, batch_size=1000)
+
+
+def _dismissals(user_ids: list[int]) -> dict[tuple[int, str], datetime]:
+    dismissed: dict[tuple[int, str], datetime] = {}
+    rows = HabitHighlight.objects.filter(user_id__in=user_ids, dismissed_at__isnull=False)
+    for user_id, key, at in rows.values_list("user_id", "key", "dismissed_at"):
+        dismissed[(user_id, key)] = at
+    return dismissed
+
+
+def delete_habits(*, user: User | int) -> int:
+    """Delete every derived habit row of a shopper (withdrawal, erasure). Returns rows deleted."""
+    user_id = user if isinstance(user, int) else user.pk
+    deleted, _ = HabitSnapshot.objects.filter(user_id=user_id).delete()
+    return deleted
+
+
+def enqueue_refresh(*, user_id: int) -> None:
+    """Queue a refresh once the current transaction commits (at once outside one)."""
+    from insights.habits.tasks import refresh_habits_task  # tasks import this module
+
+    transaction.on_commit(lambda: refresh_habits_task.apply_async(args=[user_id]))
+
+
+@transaction.atomic
+def mark_stale(*, user_id: int) -> None:
+    """New purchases arrived: say so on the page until the queued refresh lands."""
+    HabitSnapshot.objects.filter(user_id=user_id, status=HabitSnapshot.Status.FRESH).update(
+        status=HabitSnapshot.Status.STALE
+    )
+    enqueue_refresh(user_id=user_id)
+
+
+@transaction.atomic
+def request_period(*, user: User, period: str, window: analysis.Window | None) -> HabitSnapshot:
+    """The snapshot of `period`, creating a "computing" placeholder and queueing it if new.
+
+    Used by the page for a custom range nobody has computed yet, and for a shopper whose
+    standard periods were never computed (consent granted before the worker caught up).
+    """
+    snapshot, created = HabitSnapshot.objects.get_or_create(
+        user=user,
+        period=period,
+        defaults={
+            "status": HabitSnapshot.Status.COMPUTING,
+            "start": window.start if window else None,
+            "end": window.end if window else None,
+        },
+    )
+    if created:
+        enqueue_refresh(user_id=user.pk)
+    return snapshot
+
+
+def stale_user_ids(*, allowed: set[int], now: datetime, max_age: timedelta) -> list[int]:
+    """Of `allowed`, those without a standard snapshot computed within `max_age`."""
+    fresh = set(
+        HabitSnapshot.objects.filter(
+            user_id__in=allowed, period=STANDARD_PERIODS[0], computed_at__gte=now - max_age
+        ).values_list("user_id", flat=True)
+    )
+    linked = set(Customer.objects.filter(user_id__in=allowed).values_list("user_id", flat=True))
+    return sorted(linked - fresh)
+
+
+def payload_summary(snapshot: HabitSnapshot) -> dict[str, Any]:
+    """What the API returns for a snapshot: the stored aggregates and their status."""
+    return {
+        "period": snapshot.period,
+        "status": snapshot.status,
+        "computed_at": snapshot.computed_at,
+        "source_last_order_at": snapshot.source_last_order_at,
+        **(snapshot.data or {}),
+    }
