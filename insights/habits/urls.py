@@ -8,4 +8,5 @@ app_name = "habits"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("highlights/<int:highlight_id>/dismiss/", views.dismiss, name="dismiss"),
 ]

@@ -1,0 +1,258 @@
+"""Server-rendered SVG charts of a habit snapshot: no script, no style attributes (CSP).
+
+Colours come from classes (`s1`..`s8` = the Okabe-Ito palette variables, `h0`..`h5` a
+single-hue sequential scale) defined in static/css/habits.css, so dark mode and the
+palette live in CSS. Every bar and cell is a link that narrows the purchase history and
+carries its number in a <title> (shown on hover, read by screen readers).
+"""
+
+from calendar import monthrange
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.formats import number_format
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+OTHER_ID = -1
+
+
+def money(value: str | float | Decimal | None) -> str:
+    if value is None:
+        return ""
+    return number_format(Decimal(str(value)), 2, use_l10n=True, force_grouping=True)
+
+
+def history_url(**filters: object) -> str:
+    query = {k: v for k, v in filters.items() if v not in (None, "")}
+    return f"{reverse('purchases:history')}?{urlencode(query)}"
+
+
+def _month_range(month: str) -> tuple[date, date]:
+    year, mon = (int(part) for part in month.split("-"))
+    return date(year, mon, 1), date(year, mon, monthrange(year, mon)[1])
+
+
+def _nice_max(value: float) -> float:
+    """A round axis maximum at or above `value` (1, 2, 2.5, 5 times a power of ten)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        if step * power >= value:
+            return step * power
+    return 10 * power
+
+
+def _svg(chart_id: str, title: str, width: int, height: int, body: list[str]) -> SafeString:
+    return mark_safe(  # noqa: S308  every piece of text below went through escape()
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" '
+        f'role="group" aria-labelledby="{chart_id}-title" preserveAspectRatio="xMinYMin meet">'
+        f'<title id="{chart_id}-title">{escape(title)}</title>{"".join(body)}</svg>'
+    )
+
+
+def _y_axis(
+    left: int, top: int, plot_h: int, width: int, top_value: float, label: str
+) -> list[str]:
+    parts = [
+        f'<text class="axis-label" x="4" y="{top - 8}">{escape(label)}</text>',
+    ]
+    for fraction in (0, 0.5, 1):
+        y = top + plot_h - fraction * plot_h
+        parts.append(f'<line class="grid" x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(
+            f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(number_format(round(top_value * fraction), 0, force_grouping=True))}</text>"
+        )
+    return parts
+
+
+def department_series(monthly: list[dict]) -> list[dict]:
+    """The departments in stacking order with their colour class (`s1`..; other = `s8`)."""
+    seen: dict[int, dict] = {}
+    for row in monthly:
+        if row["department_id"] not in seen:
+            seen[row["department_id"]] = {"id": row["department_id"], "name": row["department"]}
+    series = [s for s in seen.values() if s["id"] != OTHER_ID]
+    if OTHER_ID in seen:
+        series.append({"id": OTHER_ID, "name": _("Other")})
+    for index, item in enumerate(series):
+        item["css"] = "s8" if item["id"] == OTHER_ID else f"s{index % 7 + 1}"
+        if not item["name"]:
+            item["name"] = _("Uncategorised")
+    return series
+
+
+def monthly_spend(monthly: list[dict], currency: str) -> SafeString:
+    """Stacked bars: spend per month, one colour per department."""
+    series = department_series(monthly)
+    css = {s["id"]: s["css"] for s in series}
+    names = {s["id"]: s["name"] for s in series}
+    months = sorted({row["month"] for row in monthly})
+    totals = {m: sum(float(r["spend"]) for r in monthly if r["month"] == m) for m in months}
+    width, height, left, top, bottom = 640, 260, 56, 24, 36
+    plot_w, plot_h = width - left - 8, height - top - bottom
+    top_value = _nice_max(max(totals.values(), default=0))
+    body = _y_axis(left, top, plot_h, width, top_value, currency)
+    slot = plot_w / max(len(months), 1)
+    bar_w = min(48.0, slot * 0.7)
+    for index, month in enumerate(months):
+        x = left + index * slot + (slot - bar_w) / 2
+        y = top + plot_h
+        first, last = _month_range(month)
+        for row in (r for r in monthly if r["month"] == month):
+            h = float(row["spend"]) / top_value * plot_h
+            y -= h
+            dept = row["department_id"]
+            label = _("%(department)s, %(month)s: %(amount)s %(currency)s") % {
+                "department": names[dept],
+                "month": month,
+                "amount": money(row["spend"]),
+                "currency": currency,
+            }
+            url = history_url(
+                department=dept if dept != OTHER_ID else None, **{"from": first, "to": last}
+            )
+            body.append(
+                f'<a href="{escape(url)}"><rect class="bar {css[dept]}" x="{x:.1f}" y="{y:.1f}" '
+                f'width="{bar_w:.1f}" height="{max(h, 0):.1f}"><title>{escape(label)}</title>'
+                "</rect></a>"
+            )
+        body.append(
+            f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
+            f'text-anchor="middle">{escape(first.strftime("%m/%y"))}</text>'
+        )
+    body.append(
+        f'<text class="axis-label" x="{left + plot_w / 2:.0f}" y="{height - 4}" '
+        f'text-anchor="middle">{escape(_("Month"))}</text>'
+    )
+    return _svg("chart-monthly", _("Spend per month by department"), width, height, body)
+
+
+def bar_list(
+    rows: list[dict],
+    *,
+    chart_id: str,
+    title: str,
+    label_key: str,
+    value_key: str,
+    url_for: Callable[[dict], str],
+    value_text: Callable[[dict], str],
+    limit: int = 8,
+) -> SafeString:
+    """Horizontal bars with their labels: the category split, top products."""
+    rows = rows[:limit]
+    width, row_h, label_w = 640, 30, 230
+    height = max(row_h * len(rows) + 8, row_h)
+    top_value = max((float(r[value_key]) for r in rows), default=0) or 1.0
+    body = []
+    for index, row in enumerate(rows):
+        y = 4 + index * row_h
+        w = float(row[value_key]) / top_value * (width - label_w - 90)
+        text = value_text(row)
+        body.append(
+            f'<a href="{escape(url_for(row))}">'
+            f'<text class="bar-label" x="0" y="{y + 19}">{escape(str(row[label_key])[:32])}</text>'
+            f'<rect class="bar s{index % 7 + 1}" x="{label_w}" y="{y + 5}" width="{max(w, 2):.1f}" '
+            f'height="{row_h - 10}"><title>{escape(str(row[label_key]))}: {escape(text)}</title>'
+            f'</rect><text class="bar-value" x="{label_w + max(w, 2) + 6:.1f}" y="{y + 19}">'
+            f"{escape(text)}</text></a>"
+        )
+    return _svg(chart_id, title, width, height, body)
+
+
+def heat_class(count: int, peak: int) -> str:
+    """One of six steps of a single-hue scale; 0 trips is its own, empty-looking step."""
+    if count <= 0 or peak <= 0:
+        return "h0"
+    return f"h{min(5, 1 + int((count / peak) * 4.999))}"
+
+
+def heatmap(matrix: list[list[int]], window_start: str, window_end: str) -> SafeString:
+    """Weekday (rows, Monday first) by hour (columns): trips, darker is more."""
+    width, left, top, cell_w, cell_h = 640, 40, 22, 24.5, 24
+    height = top + 7 * cell_h + 28
+    peak = max((max(row) for row in matrix), default=0)
+    body = []
+    for hour in range(0, 24, 3):
+        body.append(
+            f'<text class="tick" x="{left + hour * cell_w + cell_w / 2:.1f}" y="{top - 6}" '
+            f'text-anchor="middle">{hour:02d}</text>'
+        )
+    for weekday, row in enumerate(matrix):
+        y = top + weekday * cell_h
+        body.append(
+            f'<text class="tick" x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(str(WEEKDAYS_ABBR[weekday]))}</text>"
+        )
+        for hour, count in enumerate(row):
+            label = _("%(weekday)s %(hour)02d:00: %(count)s trips") % {
+                "weekday": WEEKDAYS_ABBR[weekday],
+                "hour": hour,
+                "count": count,
+            }
+            rect = (
+                f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
+                f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
+                f"<title>{escape(label)}</title></rect>"
+            )
+            if count:
+                url = history_url(
+                    weekday=weekday, hour=hour, **{"from": window_start, "to": window_end}
+                )
+                rect = f'<a href="{escape(url)}">{rect}</a>'
+            body.append(rect)
+    body.append(
+        f'<text class="axis-label" x="{left + 12 * cell_w:.0f}" y="{height - 6}" '
+        f'text-anchor="middle">{escape(_("Hour of the day"))}</text>'
+    )
+    return _svg("chart-heatmap", _("Trips by weekday and hour"), width, height, body)
+
+
+def basket_trend(points: list[dict], unit: str, currency: str, window_end: str) -> SafeString:
+    """Bars: the average basket value per week or month."""
+    width, height, left, top, bottom = 640, 220, 56, 24, 36
+    plot_w, plot_h = width - left - 8, height - top - bottom
+    top_value = _nice_max(max((float(p["avg_value"]) for p in points), default=0))
+    body = _y_axis(left, top, plot_h, width, top_value, currency)
+    slot = plot_w / max(len(points), 1)
+    bar_w = min(40.0, slot * 0.7)
+    step = max(1, len(points) // 8)
+    for index, point in enumerate(points):
+        x = left + index * slot + (slot - bar_w) / 2
+        h = float(point["avg_value"]) / top_value * plot_h
+        start = date.fromisoformat(point["start"])
+        if unit == "month":
+            first, last = _month_range(point["start"][:7])
+        else:
+            first, last = start, date.fromordinal(start.toordinal() + 6)
+        last = min(last, date.fromisoformat(window_end))
+        label = _("%(start)s: %(trips)s trips, %(amount)s %(currency)s per basket") % {
+            "start": point["start"],
+            "trips": point["trips"],
+            "amount": money(point["avg_value"]),
+            "currency": currency,
+        }
+        body.append(
+            f'<a href="{escape(history_url(**{"from": first, "to": last}))}">'
+            f'<rect class="bar s1" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" '
+            f'height="{max(h, 0):.1f}"><title>{escape(label)}</title></rect></a>'
+        )
+        if index % step == 0:
+            tick = start.strftime("%m/%y") if unit == "month" else start.strftime("%d/%m")
+            body.append(
+                f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
+                f'text-anchor="middle">{escape(tick)}</text>'
+            )
+    axis = _("Week starting") if unit == "week" else _("Month")
+    body.append(
+        f'<text class="axis-label" x="{left + plot_w / 2:.0f}" y="{height - 4}" '
+        f'text-anchor="middle">{escape(axis)}</text>'
+    )
+    return _svg("chart-trend", _("Average basket value over time"), width, height, body)

@@ -1,0 +1,177 @@
+"""Turning a stored snapshot into what the page shows: sentences, Decimals and charts."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.template.defaultfilters import date as format_date
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from insights.habits import charts
+from insights.habits.models import HabitHighlight, HabitSnapshot
+from insights.purchases.models import Channel
+
+
+def _day(value: str) -> str:
+    return format_date(date.fromisoformat(value), "j M Y")
+
+
+def highlight_text(highlight: HabitHighlight, currency: str) -> dict[str, str]:
+    """The plain-language sentence of a highlight and what it compares."""
+    p = highlight.params
+    if highlight.kind in ("category_up", "category_down"):
+        values = {
+            "percent": p["percent"],
+            "category": p["category"] or _("Uncategorised"),
+            "now": charts.money(p["now"]),
+            "before": charts.money(p["before"]),
+            "currency": currency,
+        }
+        if highlight.kind == "category_up":
+            text = _(
+                "You spent %(percent)s%% more on %(category)s: %(now)s %(currency)s, "
+                "against %(before)s %(currency)s the period before."
+            )
+        else:
+            text = _(
+                "You spent %(percent)s%% less on %(category)s: %(now)s %(currency)s, "
+                "against %(before)s %(currency)s the period before."
+            )
+        return {"text": text % values, "compares": _compares(p)}
+    if highlight.kind == "weekday_shift":
+        text = _(
+            "You now shop mostly on %(new)s instead of %(old)s: %(share_now)s%% of your trips, "
+            "against %(share_before)s%% the period before."
+        ) % {
+            "new": WEEKDAYS[p["new_weekday"]],
+            "old": WEEKDAYS[p["old_weekday"]],
+            "share_now": p["share_now"],
+            "share_before": p["share_before"],
+        }
+        return {"text": text, "compares": _compares(p)}
+    if highlight.kind == "new_favourite":
+        text = ngettext(
+            "A new favourite: %(product)s, %(times)s times in %(weeks)s week.",
+            "A new favourite: %(product)s, %(times)s times in %(weeks)s weeks.",
+            p["weeks"],
+        ) % {"product": p["product"], "times": p["times"], "weeks": p["weeks"]}
+        compares = ngettext(
+            "Trips from %(start)s to %(end)s, against %(before)s trip with it ever before.",
+            "Trips from %(start)s to %(end)s, against %(before)s trips with it ever before.",
+            p["before"],
+        ) % {"start": _day(p["window_start"]), "end": _day(p["window_end"]), "before": p["before"]}
+        return {"text": text, "compares": compares}
+    return {"text": highlight.key, "compares": ""}
+
+
+def _compares(p: dict[str, Any]) -> str:
+    return _("Compares %(start)s – %(end)s with %(previous_start)s – %(previous_end)s.") % {
+        "start": _day(p["window_start"]),
+        "end": _day(p["window_end"]),
+        "previous_start": _day(p["previous_start"]),
+        "previous_end": _day(p["previous_end"]),
+    }
+
+
+def _percent(share: float | None) -> str:
+    return f"{round((share or 0) * 100)}"
+
+
+def page_context(
+    snapshot: HabitSnapshot, highlights: list[HabitHighlight], currency: str
+) -> dict[str, Any]:
+    """Everything the sections need, from the stored JSON (no queries)."""
+    data = snapshot.data or {}
+    if not data:
+        return {"ready": False}
+    window = data["window"]
+    period_filter = {"from": window["start"], "to": window["end"]}
+    totals = data["totals"]
+    rhythm = data["rhythm"]
+    channel_names = dict(Channel.choices)
+    categories = data["categories"]
+    series = charts.department_series(data["monthly"])
+    months = sorted({row["month"] for row in data["monthly"]})
+    month_table = [
+        {
+            "month": month,
+            "cells": [
+                next(
+                    (
+                        Decimal(r["spend"])
+                        for r in data["monthly"]
+                        if r["month"] == month and r["department_id"] == s["id"]
+                    ),
+                    Decimal("0"),
+                )
+                for s in series
+            ],
+        }
+        for month in months
+    ]
+    heat = data["heatmap"]
+    return {
+        "ready": True,
+        "data": data,
+        "window": window,
+        "state": data["state"],
+        "waiting_for": set(data["waiting_for"]),
+        "spend": Decimal(totals["spend"]),
+        "trips": totals["trips"],
+        "history_trips": totals.get("history_trips", totals["trips"]),
+        "saved": Decimal(totals["saved"]),
+        "discount": Decimal(totals["discount"]),
+        "coupon_discount": Decimal(totals["coupon_discount"]),
+        "saved_percent": _percent(totals["saved_share"]),
+        "rhythm": rhythm,
+        "basket_value": Decimal(rhythm["basket_value"]) if rhythm["basket_value"] else None,
+        "series": series,
+        "month_table": month_table,
+        "monthly_chart": charts.monthly_spend(data["monthly"], currency) if months else "",
+        "categories": [
+            dict(c, spend=Decimal(c["spend"]), percent=_percent(c["share"])) for c in categories
+        ],
+        "category_chart": charts.bar_list(
+            categories,
+            chart_id="chart-categories",
+            title=_("Where the money goes, by category"),
+            label_key="category",
+            value_key="spend",
+            url_for=lambda c: charts.history_url(category=c["category_id"], **period_filter),
+            value_text=lambda c: f"{charts.money(c['spend'])} ({_percent(c['share'])}%)",
+        )
+        if categories
+        else "",
+        "top_by_spend": [dict(p, spend=Decimal(p["spend"])) for p in data["top_by_spend"]],
+        "top_by_count": [dict(p, spend=Decimal(p["spend"])) for p in data["top_by_count"]],
+        "product_url": {
+            p["product_id"]: charts.history_url(q=p["product"], **period_filter)
+            for p in data["top_by_spend"] + data["top_by_count"]
+        },
+        "channels": [
+            dict(
+                c,
+                name=channel_names.get(c["channel"], c["channel"]),
+                spend=Decimal(c["spend"]),
+                percent=_percent(c["share"]),
+                url=charts.history_url(channel=c["channel"], **period_filter),
+            )
+            for c in data["channels"]
+        ],
+        "heatmap_chart": charts.heatmap(heat, window["start"], window["end"]),
+        "heat_rows": [
+            {"weekday": WEEKDAYS[i], "hours": row, "total": sum(row)} for i, row in enumerate(heat)
+        ],
+        "trend_unit": data["trend_unit"],
+        "trend": [dict(p, avg_value=Decimal(p["avg_value"])) for p in data["basket_trend"]],
+        "trend_chart": charts.basket_trend(
+            data["basket_trend"], data["trend_unit"], currency, window["end"]
+        )
+        if data["basket_trend"]
+        else "",
+        "highlights": [
+            {"obj": h, **highlight_text(h, currency)} for h in highlights if h.dismissed_at is None
+        ],
+    }
