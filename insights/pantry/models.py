@@ -8,11 +8,15 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from insights.catalog.models import Product
 from insights.pantry import shelf_life
+
+
+# A translator may choose another day-and-month format (Swedish: "j b" gives "3 nov").
+SHORT_DATE = pgettext_lazy("date format for 'bought 3 Nov'", "j M")
 
 
 class PantryItemQuerySet(models.QuerySet["PantryItem"]):
@@ -115,11 +119,11 @@ class PantryItem(models.Model):
         about 14 days." """
         days = self.rule_days
         values = {
-            "bought": date_format(self.bought_on, "j M"),
+            "bought": date_format(self.bought_on, str(SHORT_DATE)),
             "product": self.product.name,
             "category": self.product.category.name if self.product.category_id else "",
-            "opened": date_format(self.opened_on, "j M") if self.opened_on else "",
-            "frozen": date_format(self.frozen_on, "j M") if self.frozen_on else "",
+            "opened": date_format(self.opened_on, str(SHORT_DATE)) if self.opened_on else "",
+            "frozen": date_format(self.frozen_on, str(SHORT_DATE)) if self.frozen_on else "",
             "days": days,
         }
         if self.estimate_rule == self.Rule.PRODUCT:

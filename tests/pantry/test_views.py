@@ -80,7 +80,7 @@ def test_the_page_shows_due_soon_expired_and_the_rest_by_category(pantry_client,
 def test_a_pack_that_outlasts_its_date_shows_the_hint(pantry_client, alice):
     PantryItemFactory(user=alice, usual_days=21)
     body = pantry_client.get(reverse("pantry:index")).content.decode()
-    assert "You usually take 21 days to finish this, and it keeps 14 days." in body
+    assert "You usually take 21 days to finish this; it expires in 2 days." in body
 
 
 def test_used_up_through_htmx_swaps_the_item_fragment(pantry_client, alice):
