@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Max, OuterRef, Subquery
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -65,6 +65,32 @@ def consent_state(user: User) -> dict[str, bool]:
     return state
 
 
+def outdated_grants(user: User) -> dict[str, tuple[int, int]]:
+    """Purposes granted under an older text than the one published now.
+
+    Maps purpose → (version agreed to, current version). The grant still stands (a
+    changed text does not undo a decision), but the consent page asks the shopper again.
+    """
+    latest: dict[str, tuple[bool, int]] = {}
+    events = ConsentEvent.objects.filter(user=user).order_by("purpose", "-at", "-id")
+    for purpose, granted, version in events.values_list("purpose", "granted", "text__version"):
+        latest.setdefault(purpose, (granted, version))
+    granted_versions = {p: v for p, (granted, v) in latest.items() if granted}
+    if not granted_versions:
+        return {}
+    current = dict(
+        PurposeText.objects.filter(purpose__in=granted_versions)
+        .values("purpose")
+        .annotate(version=Max("version"))
+        .values_list("purpose", "version")
+    )
+    return {
+        purpose: (agreed, current[purpose])
+        for purpose, agreed in granted_versions.items()
+        if current.get(purpose, agreed) > agreed
+    }
+
+
 def allowed_user_ids(purpose: str, user_ids: Iterable[int] | None = None) -> set[int]:
     """The ids (of `user_ids`, or of everyone) with a live grant for `purpose`."""
     return set(
@@ -80,11 +106,21 @@ def set_consent(*, user: User, purpose: str, granted: bool, method: str) -> Cons
         raise ValueError(f"{purpose!r} is not a switchable purpose")
     # Lock the login row so two concurrent switches cannot interleave their reads.
     User.objects.select_for_update().filter(pk=user.pk).first()
-    if is_allowed(user, purpose) == granted:
-        return None
     text = current_text(purpose)
     if text is None:
         raise RuntimeError(f"No published text for purpose {purpose!r}")
+    latest = (
+        ConsentEvent.objects.filter(user=user, purpose=purpose)
+        .order_by("-at", "-id")
+        .values_list("granted", "text_id")
+        .first()
+    )
+    # Nothing changed, unless a grant re-confirms a purpose whose text was revised since:
+    # that is recorded, so the log shows which wording the shopper agreed to.
+    if latest is not None and latest[0] == granted and (not granted or latest[1] == text.pk):
+        return None
+    if latest is None and not granted:
+        return None
     event = ConsentEvent.objects.create(
         user=user, purpose=purpose, text=text, granted=granted, at=timezone.now(), method=method
     )

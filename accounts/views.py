@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from accounts import services
-from accounts.consent import consent_state, set_consent
+from accounts.consent import consent_state, is_allowed, outdated_grants, set_consent
 from accounts.forms import (
     CheckInForm,
     ConsentSwitchForm,
@@ -193,7 +193,11 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 def _purpose_row(
-    key: str, granted: bool, texts: dict[str, PurposeText], notice: str = ""
+    key: str,
+    granted: bool,
+    texts: dict[str, PurposeText],
+    notice: str = "",
+    review: tuple[int, int] | None = None,
 ) -> dict[str, object]:
     purpose = PURPOSES[key]
     return {
@@ -203,6 +207,8 @@ def _purpose_row(
         "switchable": purpose.switchable,
         "text": texts.get(key),
         "notice": notice,
+        # (version agreed to, current version) when the wording changed since the grant.
+        "review": review,
     }
 
 
@@ -217,8 +223,9 @@ def _current_texts() -> dict[str, PurposeText]:
 def _consents_context(user: User) -> dict[str, object]:
     state = consent_state(user)
     texts = _current_texts()
+    outdated = outdated_grants(user)
     rows = [_purpose_row(NECESSARY, True, texts)]
-    rows += [_purpose_row(key, state[key], texts) for key in SWITCHABLE]
+    rows += [_purpose_row(key, state[key], texts, review=outdated.get(key)) for key in SWITCHABLE]
     # Only ever request.user's own log: the page takes no user id from the request.
     history = list(
         ConsentEvent.objects.for_user(user).select_related("text")[:CONSENT_HISTORY_LENGTH]
@@ -257,13 +264,19 @@ def consents(request: HttpRequest) -> HttpResponse:
 
     key = form.cleaned_data["purpose"]
     granted = form.cleaned_data["granted"]
+    was_granted = is_allowed(request.user, key)
     event = set_consent(
         user=request.user,
         purpose=key,
         granted=granted,
         method=ConsentEvent.Method.CONSENT_CENTRE,
     )
-    message = _consent_message(key, granted, changed=event is not None)
+    if event is not None and granted and was_granted:
+        message = _("Thank you: you agreed to the new wording of %(title)s.") % {
+            "title": PURPOSES[key].title
+        }
+    else:
+        message = _consent_message(key, granted, changed=event is not None)
 
     if request.htmx:
         row = _purpose_row(key, granted, _current_texts(), notice=message)

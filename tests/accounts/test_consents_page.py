@@ -6,7 +6,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 
 from accounts.consent import consent_withdrawn, is_allowed, set_consent
-from accounts.models import ConsentEvent
+from accounts.models import ConsentEvent, PurposeText
 from accounts.purposes import INSIGHTS, PANTRY, PURPOSES
 
 pytestmark = pytest.mark.django_db
@@ -136,12 +136,34 @@ def test_the_history_shows_the_latest_twenty(alice_client, alice):
     assert body.count('class="decision"') == 20
 
 
-def test_the_page_runs_a_fixed_number_of_queries(alice_client, alice, django_assert_num_queries):
-    for i in range(6):
+@pytest.mark.parametrize("changes", [2, 30])
+def test_the_page_runs_a_fixed_number_of_queries(
+    alice_client, alice, django_assert_num_queries, changes
+):
+    set_consent(user=alice, purpose=PANTRY, granted=True, method="check_in")
+    for i in range(changes):
         set_consent(user=alice, purpose=INSIGHTS, granted=i % 2 == 0, method="consent_centre")
-    # session, user, consent state, purpose texts, history (with its texts joined)
-    with django_assert_num_queries(5):
+    # session, login, consent state, purpose texts, history with texts, agreed versions,
+    # current versions
+    with django_assert_num_queries(7):
         alice_client.get(URL)
+
+
+def test_a_revised_text_asks_again_and_one_post_records_the_new_version(alice_client, alice):
+    set_consent(user=alice, purpose=PANTRY, granted=True, method="check_in")
+    PurposeText.objects.create(purpose=PANTRY, version=2, title="Pantry", body="New words.")
+
+    body = alice_client.get(URL).content.decode()
+    assert "The wording changed since you said yes (version 1, now version 2)" in body
+    assert "New words." in body
+    assert is_allowed(alice, PANTRY)  # a revision does not undo the decision
+
+    response = alice_client.post(URL, {"purpose": PANTRY, "granted": "1"}, headers=HX)
+    assert "new wording" in response.content.decode()
+    assert "The wording changed" not in response.content.decode()
+    latest = ConsentEvent.objects.filter(user=alice, purpose=PANTRY).first()
+    assert (latest.granted, latest.text.version, latest.method) == (True, 2, "consent_centre")
+    assert "The wording changed" not in alice_client.get(URL).content.decode()
 
 
 def test_the_page_needs_a_login(client):
