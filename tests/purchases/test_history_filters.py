@@ -198,7 +198,7 @@ def test_the_heat_map_narrowing_is_shown_with_a_way_back(alice_client, alice):
         HISTORY, {"weekday": 0, "hour": 17, "channel": "store"}
     ).content.decode()
 
-    assert "mondays" in body
+    assert "<strong>Mondays</strong>" in body
     assert "17:00–17:59" in body
     assert '<a href="?channel=store">all days and hours</a>' in body
 
