@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from insights.catalog.models import Product
 from insights.pantry import shelf_life
 
-
 # A translator may choose another day-and-month format (Swedish: "j b" gives "3 nov").
 SHORT_DATE = pgettext_lazy("date format for 'bought 3 Nov'", "j M")
 
