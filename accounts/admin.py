@@ -72,7 +72,7 @@ class LinkCodeInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "user", "linked_at", "created_at"]
+    list_display = ["__str__", "identifier_list", "user", "linked_at", "created_at"]
     list_filter = [("user", admin.EmptyFieldListFilter)]
     search_fields = ["identifiers__value", "user__email"]
     raw_id_fields = ["user"]
@@ -81,7 +81,11 @@ class CustomerAdmin(admin.ModelAdmin):
     actions = ["create_link_code"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
-        return super().get_queryset(request).select_related("user")
+        return super().get_queryset(request).select_related("user").prefetch_related("identifiers")
+
+    @admin.display(description=_("identifiers"))
+    def identifier_list(self, obj: Customer) -> str:
+        return ", ".join(str(identifier) for identifier in obj.identifiers.all())
 
     @admin.action(description=_("Create a one-time link code"))
     def create_link_code(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
@@ -91,8 +95,8 @@ class CustomerAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 _(
-                    "%(customer)s: one-time link code %(code)s, valid until %(expires)s. "
-                    "It is shown only now; give it to the shopper."
+                    "%(customer)s: one-time link code %(code)s, valid until %(expires)s "
+                    "(shown only now: give it to the shopper)."
                 )
                 % {"customer": customer, "code": issued.code, "expires": expires},
                 messages.SUCCESS,
