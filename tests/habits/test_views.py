@@ -1,0 +1,188 @@
+"""The habits page and GET /api/v1/me/habits: owner, another shopper, no consent, htmx."""
+
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from insights.habits import tasks
+from insights.habits.models import HabitHighlight, HabitSnapshot
+from tests.habits.factories import grant_insights, shop
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+URL = reverse("habits:index")
+API = "/api/v1/me/habits"
+
+
+@pytest.fixture
+def alice_habits(alice):
+    shop(alice, start=datetime(2026, 8, 3, 9, tzinfo=UTC), trips=30)
+    grant_insights(alice)
+    with time_machine.travel(NOW, tick=False):
+        tasks.refresh_habits_task(alice.pk)
+    snapshot = HabitSnapshot.objects.get(user=alice, period="3m")
+    HabitHighlight.objects.create(
+        snapshot=snapshot,
+        user=alice,
+        key="new_favourite:1",
+        kind="new_favourite",
+        params={
+            "product": "Oat milk",
+            "product_id": 1,
+            "times": 6,
+            "weeks": 5,
+            "before": 0,
+            "window_start": "2026-08-02",
+            "window_end": "2026-11-01",
+        },
+    )
+    return alice
+
+
+def test_without_consent_the_page_is_the_gate(alice_client):
+    response = alice_client.get(URL)
+    assert response.status_code == 200
+    assert b'id="feature-gate"' in response.content
+    assert not HabitSnapshot.objects.exists()
+
+
+def test_the_owner_sees_charts_tables_and_highlights(alice_habits, client):
+    client.force_login(alice_habits)
+    response = client.get(URL, {"period": "3m"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in body
+    assert 'id="chart-monthly"' in body and 'id="chart-heatmap"' in body
+    assert "A new favourite: Oat milk, 6 times in 5 weeks." in body
+    assert "1,500.00" in body or "1 500,00" in body or "1500.00" in body
+    assert "style=" not in body and "<script>" not in body
+    assert "/history/?" in body  # bars link to the narrowed history
+
+
+def test_with_hx_request_only_the_fragment_comes_back(alice_habits, client):
+    client.force_login(alice_habits)
+    response = client.get(URL, {"period": "4w"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="habits-body"')
+    assert 'hx-trigger="every 2s"' not in body
+
+
+def test_the_page_reads_stored_rows_in_a_fixed_number_of_queries(
+    alice_habits, client, django_assert_num_queries
+):
+    client.force_login(alice_habits)
+    # session, user, consent, snapshot, highlights
+    with django_assert_num_queries(5):
+        response = client.get(URL, {"period": "12m"})
+    assert response.status_code == 200
+
+
+def test_a_new_custom_range_is_queued_and_the_fragment_polls_until_ready(
+    alice_habits, client, django_capture_on_commit_callbacks
+):
+    client.force_login(alice_habits)
+    with (
+        mock.patch.object(tasks.refresh_habits_task, "apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.get(
+            URL,
+            {"period": "custom", "from": "2026-09-01", "to": "2026-09-30"},
+            headers={"HX-Request": "true"},
+        )
+    apply_async.assert_called_once_with(args=[alice_habits.pk])
+    body = response.content.decode()
+    assert 'hx-trigger="every 2s"' in body
+    snapshot = HabitSnapshot.objects.get(user=alice_habits, period="2026-09-01_2026-09-30")
+    assert snapshot.status == HabitSnapshot.Status.COMPUTING
+    with time_machine.travel(NOW, tick=False):
+        tasks.refresh_habits_task(alice_habits.pk)
+    response = client.get(
+        URL,
+        {"period": "custom", "from": "2026-09-01", "to": "2026-09-30"},
+        headers={"HX-Request": "true"},
+    )
+    assert 'hx-trigger="every 2s"' not in response.content.decode()
+    assert HabitSnapshot.objects.get(pk__isnull=False, user=alice_habits, period=snapshot.period)
+
+
+def test_a_bad_custom_range_says_so(alice_habits, client):
+    client.force_login(alice_habits)
+    response = client.get(URL, {"period": "custom", "from": "2026-09-30", "to": "2026-09-01"})
+    assert "The range ends before it starts." in response.content.decode()
+
+
+def test_a_thin_history_explains_what_will_appear(alice, client):
+    shop(alice, start=datetime(2026, 10, 20, 9, tzinfo=UTC), trips=2)
+    grant_insights(alice)
+    with time_machine.travel(NOW, tick=False):
+        tasks.refresh_habits_task(alice.pk)
+    client.force_login(alice)
+    body = client.get(URL, {"period": "4w"}).content.decode()
+    assert "A first look at your habits" in body
+    assert "once two periods each have four trips" in body
+
+
+def test_the_owner_dismisses_a_highlight_with_htmx_and_without(alice_habits, client):
+    client.force_login(alice_habits)
+    highlight = HabitHighlight.objects.get(user=alice_habits)
+    url = reverse("habits:dismiss", args=[highlight.pk])
+    response = client.post(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and response.content == b""
+    highlight.refresh_from_db()
+    assert highlight.dismissed_at is not None
+    response = client.post(url, {"next": "/habits/?period=4w"})
+    assert response.status_code == 302 and response["Location"] == "/habits/?period=4w"
+    response = client.post(url, {"next": "https://evil.example/"})
+    assert response["Location"] == URL
+
+
+def test_charlie_cannot_dismiss_alices_highlight(alice_habits, charlie, client):
+    grant_insights(charlie)
+    client.force_login(charlie)
+    highlight = HabitHighlight.objects.get(user=alice_habits)
+    response = client.post(reverse("habits:dismiss", args=[highlight.pk]))
+    assert response.status_code == 404
+    highlight.refresh_from_db()
+    assert highlight.dismissed_at is None
+
+
+def test_charlie_sees_only_his_own_empty_habits(alice_habits, charlie, client):
+    grant_insights(charlie)
+    with time_machine.travel(NOW, tick=False):
+        tasks.refresh_habits_task(charlie.pk)
+    client.force_login(charlie)
+    body = client.get(URL).content.decode()
+    assert "Oat milk" not in body
+    assert "Nothing bought in this period yet" in body
+    data = client.get(API).json()
+    assert data["summary"]["totals"]["trips"] == 0
+    assert data["highlights"] == []
+
+
+def test_the_api_returns_the_stored_aggregates_and_highlights(alice_habits, client):
+    client.force_login(alice_habits)
+    response = client.get(API, {"period": "3m"})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["status"] == "fresh"
+    assert data["summary"]["totals"]["spend"] == "1500.00"
+    assert data["highlights"][0]["text"] == "A new favourite: Oat milk, 6 times in 5 weeks."
+
+
+def test_the_api_without_consent_is_a_403_that_says_why(alice_client):
+    response = alice_client.get(API)
+    assert response.status_code == 403
+    assert "Habit summaries are off" in response.json()["detail"]
+
+
+def test_the_api_rejects_an_unknown_period(alice_habits, client):
+    client.force_login(alice_habits)
+    assert client.get(API, {"period": "5y"}).status_code == 400
+
+
+def test_the_api_needs_a_login(client, db):
+    assert client.get(API).status_code == 403
