@@ -307,3 +307,48 @@ def test_the_admin_list_of_gaps_opens(admin_client, db):
     assert response.status_code == 200
     assert b"Mystery cheese" in response.content
     assert PantryItem.objects.count() == 0
+
+
+def _page_queries(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("pantry:index")).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_the_page_reads_a_fixed_number_of_queries_however_full_the_pantry(pantry_client, alice):
+    PantryItemFactory(user=alice)
+    services.get_settings(alice)
+    few = _page_queries(pantry_client)
+    for i in range(8):
+        PantryItemFactory(
+            user=alice,
+            product=ProductFactory(
+                sku=f"P{i}",
+                name=f"Food {i}",
+                perishable=True,
+                shelf_life_days=5,
+                category=CategoryFactory(name=f"Aisle {i}"),
+            ),
+        )
+        services.mark_thrown(
+            item=PantryItemFactory(user=alice, product=yoghurt()),
+            share=Decimal("1"),
+            on=date(2026, 11, 1),
+        )
+    assert _page_queries(pantry_client) == few
+
+
+def test_building_many_pantries_skips_shoppers_without_consent(alice, charlie):
+    from tests.factories import OrderFactory, OrderLineFactory
+
+    grant(alice, PANTRY)
+    for user in (alice, charlie):
+        order = OrderFactory(
+            customer=user.customer, placed_at=datetime(2026, 11, 14, 10, 0, tzinfo=UTC)
+        )
+        OrderLineFactory(order=order, product=yoghurt())
+    assert services.build_pantries(user_ids=[alice.pk, charlie.pk]) == 1
+    assert list(PantryItem.objects.values_list("user_id", flat=True)) == [alice.pk]

@@ -4,7 +4,10 @@ Two sources of pantries:
 
 * `--from-orders` (after `manage.py load_demo --households all`): every shopper with orders
   is granted PANTRY (and EMAIL for `--email-share` of them), their pantries are built from
-  the orders by the real service (timed too), then the job runs.
+  the orders by the real service (timed too), then the job runs. With `--ingest`, the
+  Complete Journey is first ingested through `purchases.services.ingest_lines` (when no
+  `completejourney` orders are stored yet), each customer gets a login, and products get
+  perishability and shelf life from the map below: a stand-in for the demo loader.
 * default, `--synthetic`: pantries are made straight from The Complete Journey's
   transactions (2,469 households), without orders in the database: each household gets a
   login, and every perishable line whose estimated date is at most a week past `--as-of`
@@ -24,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -35,6 +38,7 @@ from accounts.purposes import EMAIL, PANTRY
 from insights.catalog.models import Category, Department, Product
 from insights.pantry import services, shelf_life
 from insights.pantry.models import DigestLog, Notification, PantryItem
+from insights.purchases.management.commands.bench_ingest import transactions_path
 from insights.purchases.models import OrderLine
 
 BENCH_DOMAIN = "bench-pantry.invalid"
@@ -65,6 +69,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from-orders", action="store_true", help="Use loaded demo orders.")
+        parser.add_argument(
+            "--ingest", action="store_true", help="With --from-orders: ingest CJ first if absent."
+        )
         parser.add_argument("--households", type=int, default=None, help="Synthetic: first N.")
         parser.add_argument("--as-of", type=date.fromisoformat, default=None)
         parser.add_argument("--email-share", type=float, default=0.5)
@@ -76,6 +83,8 @@ class Command(BaseCommand):
             deleted = User.objects.filter(email__endswith=f"@{BENCH_DOMAIN}").delete()
             self.stdout.write(f"Deleted bench shoppers: {deleted[0]} rows")
         if options["from_orders"]:
+            if options["ingest"]:
+                self._ingest_complete_journey(options["households"])
             user_ids, as_of = self._from_orders(options)
         else:
             user_ids, as_of = self._synthetic(options)
@@ -141,10 +150,57 @@ class Command(BaseCommand):
         )
         return user_ids, as_of
 
+    def _ingest_complete_journey(self, households: int | None) -> None:
+        import numpy as np
+
+        from insights.purchases.management.commands.bench_ingest import complete_journey_frame
+        from insights.purchases.services import ingest_lines
+
+        if not OrderLine.objects.filter(order__source="completejourney").exists():
+            started = time.perf_counter()
+            frame, _ = complete_journey_frame(households)
+            codes, _ = pd.factorize(frame["external_id"])
+            bounds = np.unique(
+                np.append(
+                    np.searchsorted(codes, np.arange(0, codes.max() + 5000, 5000)), len(frame)
+                )
+            )
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+                result = ingest_lines(source="completejourney", lines=frame.iloc[start:stop])
+                if not result.ok:
+                    raise CommandError(f"ingest failed: {result.errors[:5]}")
+            self.stdout.write(
+                f"ingested {len(frame)} lines in {time.perf_counter() - started:.1f} s"
+            )
+        with transaction.atomic():
+            loose = list(Customer.objects.filter(user__isnull=True).prefetch_related("identifiers"))
+            users = User.objects.bulk_create(
+                [
+                    User(
+                        email=f"household-{c.identifiers.all()[0].value}@{BENCH_DOMAIN}",
+                        password=make_password(None),
+                    )
+                    for c in loose
+                ],
+                batch_size=2000,
+            )
+            for customer, user in zip(loose, users, strict=True):
+                customer.user_id = user.pk
+            Customer.objects.bulk_update(loose, ["user"], batch_size=2000)
+            products = pd.read_parquet(
+                transactions_path().parent / "products.parquet",
+                columns=["product_id", "department", "product_category"],
+            )
+            days = products["product_category"].map(CATEGORY_DAYS)
+            products["days"] = days.fillna(products["department"].map(DEPARTMENT_DAYS))
+            for value, group in products.dropna(subset=["days"]).groupby("days"):
+                skus = [str(pid) for pid in group["product_id"]]
+                Product.objects.filter(sku__in=skus, shelf_life_days__isnull=True).update(
+                    perishable=True, shelf_life_days=int(value)
+                )
+
     @transaction.atomic
     def _synthetic(self, options: dict) -> tuple[list[int], date]:
-        from insights.purchases.management.commands.bench_ingest import transactions_path
-
         started = time.perf_counter()
         data = pd.read_parquet(
             transactions_path(),
