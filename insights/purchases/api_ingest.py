@@ -106,10 +106,16 @@ class IngestOrdersView(APIView):
         request=IngestRequestSerializer,
         responses={
             201: OpenApiResponse(IngestResultSerializer, description="At least one order stored."),
-            200: OpenApiResponse(IngestResultSerializer, description="Every order was a duplicate."),
-            400: OpenApiResponse(IngestErrorsSerializer, description="Every bad row; nothing stored."),
+            200: OpenApiResponse(
+                IngestResultSerializer, description="Every order was a duplicate."
+            ),
+            400: OpenApiResponse(
+                IngestErrorsSerializer, description="Every bad row; nothing stored."
+            ),
             401: OpenApiResponse(description="No, unknown or revoked API key."),
-            403: OpenApiResponse(description="The key lacks the ingest scope, or a shopper's login."),
+            403: OpenApiResponse(
+                description="The key lacks the ingest scope, or a shopper's login."
+            ),
             413: OpenApiResponse(IngestErrorsSerializer, description="More orders than allowed."),
         },
         examples=[

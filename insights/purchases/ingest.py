@@ -67,7 +67,8 @@ class ValidatedBatch:
     """A valid batch: `orders` one row per order; `lines` one row per line, `order` its index.
 
     orders: external_id, customer_kind, customer_value, channel, store_id, currency,
-        placed_us (int64 microseconds since the epoch, UTC), total_cents, discount_cents, line_count, content_hash.
+        placed_us (int64 microseconds since the epoch, UTC), total_cents, discount_cents,
+        line_count, content_hash.
     lines: order (position in `orders`), line_no (1..n per order), sku, product_name,
         quantity_milli, unit_cents, paid_cents, discount_cents, coupon_cents, row.
     """
@@ -216,11 +217,8 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
     n = len(frame)
     errors = _Errors()
     frame = frame.reset_index(drop=True)
-    if "row" in frame.columns:
-        # Turned into text only for the rows that have an error.
-        labels = frame["row"].to_numpy()
-    else:
-        labels = np.arange(1, n + 1)
+    # Labels become text only for the rows that have an error.
+    labels = frame["row"].to_numpy() if "row" in frame.columns else np.arange(1, n + 1)
 
     missing_columns = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing_columns:
@@ -317,16 +315,22 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
     first = np.flatnonzero(valid_order)[first] if n_orders else first
     first_of_row = first[safe_codes] if n_orders else np.zeros(n, int)
 
-    def check_agreement(column: str, values: np.ndarray, unusable: np.ndarray | None = None) -> None:
+    def check_agreement(
+        column: str, values: np.ndarray, unusable: np.ndarray | None = None
+    ) -> None:
         differs = valid_order & (values != values[first_of_row])
         if unusable is not None:
             # A value already reported as bad is not also reported as disagreeing.
             differs &= ~unusable & ~unusable[first_of_row]
         if differs.any():
-            reason = np.array(
-                [f"differs from this order's first line ({labels[f]})" for f in first_of_row],
-                dtype=object,
-            ) if differs.sum() > 0 else None
+            reason = (
+                np.array(
+                    [f"differs from this order's first line ({labels[f]})" for f in first_of_row],
+                    dtype=object,
+                )
+                if differs.sum() > 0
+                else None
+            )
             errors.add(differs, column, reason)
 
     for column in ORDER_TEXT_COLUMNS:
@@ -334,8 +338,11 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
             check_agreement(column, text[column][0])
     check_agreement("placed_at", placed_us, placed_bad | placed_missing)
 
-    paid_by_order = np.bincount(safe_codes[valid_order], cents["amount_paid"][valid_order],
-                                minlength=n_orders) if n_orders else np.array([])
+    paid_by_order = (
+        np.bincount(safe_codes[valid_order], cents["amount_paid"][valid_order], minlength=n_orders)
+        if n_orders
+        else np.array([])
+    )
     if "total_amount" in frame.columns:
         total, t_missing, t_bad = _as_number(frame["total_amount"])
         errors.add(t_bad, "total_amount", "is not a number")
@@ -401,8 +408,11 @@ def _build_batch(
             "order": codes_sorted,
             "line_no": line_no,
             "sku": sku_values[sku_codes[sort]],
-            "product_name": (name_values[np.maximum(names, 0)] if len(name_values)
-                             else np.full(len(sort), "", dtype=object)),
+            "product_name": (
+                name_values[np.maximum(names, 0)]
+                if len(name_values)
+                else np.full(len(sort), "", dtype=object)
+            ),
             "quantity_milli": quantity_milli[sort],
             "unit_cents": cents["unit_price"][sort],
             "paid_cents": cents["amount_paid"][sort],
@@ -438,19 +448,29 @@ def _content_hashes(
     """
     header = (
         orders["customer_kind"].astype(str)
-        + "|" + orders["customer_value"].astype(str)
-        + "|" + orders["channel"].astype(str)
-        + "|" + orders["store_id"].astype(str)
-        + "|" + orders["placed_us"].astype(str)
-        + "|" + orders["currency"].astype(str)
+        + "|"
+        + orders["customer_value"].astype(str)
+        + "|"
+        + orders["channel"].astype(str)
+        + "|"
+        + orders["store_id"].astype(str)
+        + "|"
+        + orders["placed_us"].astype(str)
+        + "|"
+        + orders["currency"].astype(str)
     ).tolist()
     line_text = (
         lines["sku"].astype(str)
-        + "|" + lines["quantity_milli"].astype(str)
-        + "|" + lines["unit_cents"].astype(str)
-        + "|" + lines["paid_cents"].astype(str)
-        + "|" + lines["discount_cents"].astype(str)
-        + "|" + lines["coupon_cents"].astype(str)
+        + "|"
+        + lines["quantity_milli"].astype(str)
+        + "|"
+        + lines["unit_cents"].astype(str)
+        + "|"
+        + lines["paid_cents"].astype(str)
+        + "|"
+        + lines["discount_cents"].astype(str)
+        + "|"
+        + lines["coupon_cents"].astype(str)
     ).tolist()
     hashes = []
     for head, start, count in zip(header, starts.tolist(), counts.tolist(), strict=True):

@@ -8,16 +8,16 @@ and nothing is written. Orders are idempotent on (source, external_id).
 
 import io
 import logging
-from datetime import timedelta
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -294,7 +294,10 @@ def _create_products(skus: list[str], lines: pd.DataFrame) -> dict[str, int]:
         _copy_products(template, rows)
     else:
         Product.objects.bulk_create(
-            [Product(**{**_field_values(template), "sku": sku, "name": name}) for sku, name in rows],
+            [
+                Product(**{**_field_values(template), "sku": sku, "name": name})
+                for sku, name in rows
+            ],
             batch_size=2000,
             # Another batch may create the same SKU at the same moment; both then read its id.
             ignore_conflicts=True,
@@ -303,7 +306,11 @@ def _create_products(skus: list[str], lines: pd.DataFrame) -> dict[str, int]:
 
 
 def _field_values(template: Product) -> dict[str, object]:
-    return {f.attname: getattr(template, f.attname) for f in Product._meta.concrete_fields if not f.primary_key}
+    return {
+        f.attname: getattr(template, f.attname)
+        for f in Product._meta.concrete_fields
+        if not f.primary_key
+    }
 
 
 def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
@@ -455,13 +462,12 @@ def _copy(model: type, names: list[str], table: pa.Table) -> None:
         "FROM STDIN WITH (FORMAT csv)"
     )
     options = pa_csv.WriteOptions(include_header=False, batch_size=65536)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql) as copy:
-            step = 200_000
-            for start in range(0, table.num_rows, step):
-                buffer = io.BytesIO()
-                pa_csv.write_csv(table.slice(start, step), buffer, options)
-                copy.write(buffer.getvalue())
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        step = 200_000
+        for start in range(0, table.num_rows, step):
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table.slice(start, step), buffer, options)
+            copy.write(buffer.getvalue())
 
 
 def _insert_many(model: type, names: list[str], table: pa.Table) -> None:

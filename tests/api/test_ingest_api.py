@@ -119,12 +119,21 @@ def test_a_bad_batch_is_400_listing_each_bad_row_and_writes_nothing(api):
     assert response.status_code == 400
     assert response.json() == {
         "errors": [
-            {"row": "orders[1].currency", "field": "currency",
-             "reason": "must be a 3-letter upper-case currency code"},
-            {"row": "orders[1].lines[0].quantity", "field": "quantity",
-             "reason": "must be greater than 0"},
-            {"row": "orders[1].lines[0].amount_paid", "field": "amount_paid",
-             "reason": "must not be negative"},
+            {
+                "row": "orders[1].currency",
+                "field": "currency",
+                "reason": "must be a 3-letter upper-case currency code",
+            },
+            {
+                "row": "orders[1].lines[0].quantity",
+                "field": "quantity",
+                "reason": "must be greater than 0",
+            },
+            {
+                "row": "orders[1].lines[0].amount_paid",
+                "field": "amount_paid",
+                "reason": "must not be negative",
+            },
         ]
     }
     assert Order.objects.count() == 0

@@ -15,10 +15,11 @@ HEADER = (
     "external_id,customer_kind,customer_value,channel,store_id,placed_at,currency,"
     "sku,product_name,quantity,unit_price,amount_paid,discount,coupon_discount\n"
 )
+STORE = "R1,loyalty_card,0012,store,12,2026-10-01T10:00:00+02:00,SEK"
 GOOD = (
     HEADER
-    + "R1,loyalty_card,0012,store,12,2026-10-01T10:00:00+02:00,SEK,MILK1,Milk 1 l,2,12.50,25.00,0,0\n"
-    + 'R1,loyalty_card,0012,store,12,2026-10-01T10:00:00+02:00,SEK,CHEESE,"Cheese, aged",0.5,100,45,5,0\n'
+    + f"{STORE},MILK1,Milk 1 l,2,12.50,25.00,0,0\n"
+    + f'{STORE},CHEESE,"Cheese, aged",0.5,100,45,5,0\n'
     + "R2,web,W9,web,,2026-10-02T08:00:00Z,SEK,MILK1,,1,12.50,12.50,,\n"
 )
 BAD = (
@@ -92,8 +93,9 @@ def test_the_first_errors_are_printed(tmp_path):
     with pytest.raises(CommandError):
         out, err = StringIO(), StringIO()
         try:
-            call_command("import_orders", str(write(tmp_path, BAD)), stdout=out, stderr=err,
-                         verbosity=0)
+            call_command(
+                "import_orders", str(write(tmp_path, BAD)), stdout=out, stderr=err, verbosity=0
+            )
         finally:
             printed = err.getvalue()
 
@@ -107,8 +109,9 @@ def test_a_missing_column_is_reported(tmp_path):
     with pytest.raises(CommandError):
         out, err = StringIO(), StringIO()
         try:
-            call_command("import_orders", str(write(tmp_path, text)), stdout=out, stderr=err,
-                         verbosity=0)
+            call_command(
+                "import_orders", str(write(tmp_path, text)), stdout=out, stderr=err, verbosity=0
+            )
         finally:
             printed = err.getvalue()
 

@@ -82,10 +82,12 @@ def test_a_batch_of_duplicates_or_errors_queues_nothing(
         ingest_lines(source="till", lines=alice_batch())
     PendingRefresh.objects.all().delete()
 
-    with mock.patch(APPLY_ASYNC) as apply_async:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            ingest_lines(source="till", lines=alice_batch())
-            ingest_lines(source="till", lines=frame(line(customer_value="ALICE1", quantity="0")))
+    with (
+        mock.patch(APPLY_ASYNC) as apply_async,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        ingest_lines(source="till", lines=alice_batch())
+        ingest_lines(source="till", lines=frame(line(customer_value="ALICE1", quantity="0")))
 
     assert callbacks == []
     apply_async.assert_not_called()

@@ -125,8 +125,12 @@ class Command(BaseCommand):
             help="A PostgreSQL server URL to create the throwaway database on "
             f"(default {DEFAULT_POSTGRES_URL}, or $BENCH_POSTGRES_URL).",
         )
-        parser.add_argument("--child", action="store_true", help=  # internal: run one target
-                            "(internal) ingest into the database DATABASE_URL points at.")
+        parser.add_argument(
+            "--child",
+            action="store_true",
+            # internal: run one target
+            help="(internal) ingest into the database DATABASE_URL points at.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         households = None if options["households"] == "all" else int(options["households"])
