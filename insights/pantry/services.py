@@ -5,6 +5,7 @@ local dates; `now` is an aware datetime (stored timestamps are UTC).
 """
 
 import logging
+import smtplib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -391,6 +392,7 @@ class ReminderStats:
     notifications: int = 0
     digests: int = 0
     skipped_quiet: int = 0
+    failed: int = 0
     chunks: int = 0
 
 
@@ -505,10 +507,17 @@ def _remind_chunk(*, user_ids: list[int], now: datetime, stats: ReminderStats) -
         if notification.item.best_before >= today[notification.user_id]:
             pending[notification.user_id].append(notification)
     for user_id, notifications in pending.items():
-        if send_digest(
-            user=users[user_id], day=today[user_id], notifications=notifications, now=now
-        ):
-            stats.digests += 1
+        try:
+            sent = send_digest(
+                user=users[user_id], day=today[user_id], notifications=notifications, now=now
+            )
+        except (smtplib.SMTPException, OSError):
+            # One bad address or a mail server hiccup must not cost every other shopper
+            # their digest; the log row rolled back, so the next hourly run retries.
+            log.exception("Pantry digest for shopper %s failed", user_id)
+            stats.failed += 1
+            continue
+        stats.digests += int(sent)
 
 
 def unsubscribe_token(user: User) -> str:

@@ -159,16 +159,23 @@ def test_a_digest_already_logged_for_the_day_by_another_beat_is_not_sent_again(a
     assert mail.outbox == []
 
 
-def test_a_failed_send_leaves_no_log_so_the_next_run_retries(alice_mail, monkeypatch):
+def test_a_failed_send_leaves_no_log_so_the_next_run_retries(alice_mail, charlie, monkeypatch):
+    grant(charlie, PANTRY, EMAIL)
     PantryItemFactory(user=alice_mail)
+    PantryItemFactory(user=charlie)
+    original = services.EmailMultiAlternatives.send
 
-    def broken(*args, **kwargs):
-        raise ConnectionError("SMTP down")
+    def broken_for_alice(message, *args, **kwargs):
+        if message.to == [alice_mail.email]:
+            raise ConnectionError("SMTP down")
+        return original(message, *args, **kwargs)
 
-    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", broken)
-    with pytest.raises(ConnectionError):
-        services.send_due_reminders(now=MORNING)
-    assert not DigestLog.objects.exists()
+    monkeypatch.setattr(services.EmailMultiAlternatives, "send", broken_for_alice)
+    stats = services.send_due_reminders(now=MORNING)
+    assert (stats.digests, stats.failed) == (1, 1)
+    assert list(DigestLog.objects.values_list("user_id", flat=True)) == [charlie.pk]
+    assert [m.to for m in mail.outbox] == [[charlie.email]]
+    mail.outbox.clear()
     monkeypatch.undo()
     services.send_due_reminders(now=MORNING.replace(hour=10))
     assert len(mail.outbox) == 1
