@@ -123,6 +123,20 @@ def test_charlie_gets_a_404_for_alices_order(client, alice, charlie):
     assert client.get(order_url(order)).status_code == 404
 
 
+@pytest.mark.parametrize("orders", [3, 60])
+def test_the_list_runs_a_fixed_number_of_queries(
+    alice_client, alice, django_assert_num_queries, orders
+):
+    for n in range(orders):
+        order_for(alice, datetime(2026, 1, 1, 9, 0, tzinfo=UTC) + timedelta(days=n))
+
+    # session, user, count, page
+    with django_assert_num_queries(4):
+        response = alice_client.get(ORDERS, {"channel": "store", "hour": 10})
+
+    assert response.json()["count"] == orders  # 09:00 UTC is 10:00 in Stockholm in winter
+
+
 @pytest.mark.parametrize("lines", [1, 30])
 def test_the_detail_runs_a_fixed_number_of_queries(
     alice_client, alice, django_assert_num_queries, lines
