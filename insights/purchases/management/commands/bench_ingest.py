@@ -226,6 +226,8 @@ class Command(BaseCommand):
             "lines_per_second": round(lines / ingest_seconds) if ingest_seconds else None,
             "rss_before_ingest_mb": round(rss_before),
             "peak_rss_mb": round(_peak_rss_mb()),
+            # Other work on the machine slows every figure; say how busy it was.
+            "load_average_1min": round(os.getloadavg()[0], 1),
         }
         self.stdout.write(json.dumps(payload))
 
@@ -240,7 +242,7 @@ class Command(BaseCommand):
         )
         header = (
             f"{'database':<11}{'lines':>10}{'orders':>9}{'batches':>8}{'frame s':>9}"
-            f"{'ingest s':>10}{'lines/s':>10}{'RSS before MB':>15}{'peak RSS MB':>13}"
+            f"{'ingest s':>10}{'lines/s':>10}{'RSS before MB':>15}{'peak RSS MB':>13}{'load':>6}"
         )
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
@@ -249,7 +251,7 @@ class Command(BaseCommand):
                 f"{r['target']:<11}{r['lines']:>10,}{r['orders']:>9,}{r['batches']:>8}"
                 f"{r['frame_seconds']:>9.1f}{r['ingest_seconds']:>10.1f}"
                 f"{r['lines_per_second']:>10,}{r['rss_before_ingest_mb']:>15,}"
-                f"{r['peak_rss_mb']:>13,}"
+                f"{r['peak_rss_mb']:>13,}{r['load_average_1min']:>6}"
             )
 
 

@@ -1,0 +1,60 @@
+"""Two batches with the same new order at the same moment store it once."""
+
+import threading
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import CustomerIdentifier
+from insights.purchases import services
+from insights.purchases.models import Order, OrderLine
+from tests.purchases.ingest_helpers import frame, line
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="SQLite's in-memory test database locks whole tables across threads; on SQLite "
+    "IMMEDIATE transactions serialise writers, so the race cannot happen there",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_batches_with_the_same_new_order_store_it_once():
+    # Both batches look the order up (and find nothing) before either writes.
+    barrier = threading.Barrier(2, timeout=3)
+    original = services._stored_hashes
+
+    def stored_hashes_then_wait(source, external_ids):
+        found = original(source, external_ids)
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return found
+
+    results, failures = [], []
+
+    def push(extra_id: str) -> None:
+        try:
+            rows = frame(line(customer_value="NEWCARD"), line(external_id=extra_id, sku="X"))
+            results.append(services.ingest_lines(source="till", lines=rows))
+        except Exception as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    with mock.patch.object(services, "_stored_hashes", stored_hashes_then_wait):
+        threads = [threading.Thread(target=push, args=(f"EXTRA{n}",)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert failures == []
+    assert all(result.ok for result in results)
+    assert sorted(r.orders_created for r in results) == [1, 2]
+    assert sorted(r.duplicates for r in results) == [0, 1]
+    assert Order.objects.filter(external_id="R1").count() == 1
+    assert Order.objects.count() == 3
+    assert OrderLine.objects.count() == 3
+    assert CustomerIdentifier.objects.filter(value="NEWCARD").count() == 1
