@@ -183,41 +183,28 @@ def _in_window(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
     return frame[(frame["day"] >= start) & (frame["day"] <= end)]
 
 
+_TRIP_FIRST = ["shopper", "order_id", "placed_at", "day", "weekday", "hour", "channel"]
+_TRIP_SUMS = {
+    "amount_paid": "value",
+    "quantity": "items",
+    "discount": "discount",
+    "coupon_discount": "coupon_discount",
+}
+
+
 def _trips(lines: pd.DataFrame) -> pd.DataFrame:
     """One row per order: when, where, how much, how many lines and items."""
+    columns = [*_TRIP_FIRST, *_TRIP_SUMS.values(), "lines"]
     if lines.empty:
-        return pd.DataFrame(
-            columns=[
-                "shopper",
-                "order_id",
-                "placed_at",
-                "day",
-                "weekday",
-                "hour",
-                "channel",
-                "value",
-                "items",
-                "lines",
-                "discount",
-                "coupon_discount",
-            ]
-        )
-    return (
-        lines.groupby(["shopper", "order_id"], sort=False)
-        .agg(
-            placed_at=("placed_at", "first"),
-            day=("day", "first"),
-            weekday=("weekday", "first"),
-            hour=("hour", "first"),
-            channel=("channel", "first"),
-            value=("amount_paid", "sum"),
-            items=("quantity", "sum"),
-            lines=("amount_paid", "size"),
-            discount=("discount", "sum"),
-            coupon_discount=("coupon_discount", "sum"),
-        )
-        .reset_index()
-    )
+        return pd.DataFrame(columns=columns)
+    # An order's lines share its time and channel: take them from its first line, and sum
+    # the amounts in one grouped pass (much cheaper than one aggregation per column).
+    firsts = lines.drop_duplicates(["shopper", "order_id"])[_TRIP_FIRST]
+    grouped = lines.groupby(["shopper", "order_id"], sort=False)
+    sums = grouped[list(_TRIP_SUMS)].sum().rename(columns=_TRIP_SUMS)
+    sums["lines"] = grouped.size()
+    trips = firsts.join(sums, on=["shopper", "order_id"])
+    return trips[columns].reset_index(drop=True)
 
 
 def _share(values: pd.Series, totals: pd.Series) -> pd.Series:
@@ -555,32 +542,29 @@ def _monthly(current: pd.DataFrame) -> pd.DataFrame:
     columns = ["shopper", "month", "department_id", "department_name", "spend", "share"]
     if current.empty:
         return pd.DataFrame(columns=columns)
-    month = current["day"].dt.to_period("M").astype(str)
-    per_dept = current.groupby(["shopper", "department_id"])["amount_paid"].sum()
-    rank = per_dept.groupby(level="shopper").rank(method="first", ascending=False)
-    keep = rank[rank <= MAX_DEPARTMENT_SERIES].index
-    key = pd.MultiIndex.from_frame(current[["shopper", "department_id"]])
-    kept = key.isin(keep)
-    frame = pd.DataFrame(
-        {
-            "shopper": current["shopper"].to_numpy(),
-            "month": month.to_numpy(),
-            "department_id": np.where(kept, current["department_id"], OTHER_ID),
-            "department_name": np.where(kept, current["department_name"], ""),
-            "amount": current["amount_paid"].to_numpy(),
-        }
-    )
-    out = (
-        frame.groupby(["shopper", "month", "department_id", "department_name"])["amount"]
+    month = current["day"].dt.to_period("M").astype(str).rename("month")
+    # Aggregate first, fold later: the folding then works on a few rows per shopper.
+    spend = (
+        current.groupby(["shopper", month, "department_id", "department_name"])["amount_paid"]
         .sum()
         .rename("spend")
         .reset_index()
     )
+    per_dept = spend.groupby(["shopper", "department_id"])["spend"].sum().rename("order_spend")
+    rank = per_dept.groupby(level="shopper").rank(method="first", ascending=False)
+    spend = spend.join(per_dept, on=["shopper", "department_id"])
+    spend = spend.join(rank.rename("rank"), on=["shopper", "department_id"])
+    folded = spend["rank"] > MAX_DEPARTMENT_SERIES
+    spend.loc[folded, "department_id"] = OTHER_ID
+    spend.loc[folded, "department_name"] = ""
+    spend.loc[folded, "order_spend"] = -1.0
+    out = (
+        spend.groupby(["shopper", "month", "department_id", "department_name"])
+        .agg(spend=("spend", "sum"), order_spend=("order_spend", "max"))
+        .reset_index()
+    )
     month_total = out.groupby(["shopper", "month"])["spend"].transform("sum")
     out["share"] = _share(out["spend"], month_total)
-    order = per_dept.rename("order_spend").reset_index()
-    out = out.merge(order, on=["shopper", "department_id"], how="left")
-    out["order_spend"] = out["order_spend"].where(out["department_id"] != OTHER_ID, -1.0)
     out = out.sort_values(["shopper", "month", "order_spend"], ascending=[True, True, False])
     return out[columns].reset_index(drop=True)
 
