@@ -44,8 +44,8 @@ VALIDATION_OFFSET = pd.Timedelta(days=28)
 LIST_LENGTH = 20
 
 # TIFU-KNN search space (the paper's ranges, trimmed to what matters on this data).
-TIFU_GRID_SHAPE = {"m": (3, 5, 7), "r_b": (0.9, 1.0), "r_g": (0.6, 0.8, 1.0)}
-TIFU_GRID_BLEND = {"k": (50, 100, 300, 600, 1000), "alpha": (0.5, 0.7, 0.8, 0.9, 1.0)}
+TIFU_GRID_SHAPE = {"m": (3, 7), "r_b": (0.9, 1.0), "r_g": (0.7, 1.0)}
+TIFU_GRID_BLEND = {"k": (100, 300, 900), "alpha": (0.6, 0.8, 0.9, 1.0)}
 TIFU_DEFAULT = {"m": 7, "r_b": 0.9, "r_g": 0.7, "k": 300, "alpha": 0.9}
 
 
@@ -350,7 +350,7 @@ def tune_tifu_knn(
     history: pd.DataFrame,
     validation: Split,
     *,
-    sample: int | None = 1000,
+    sample: int | None = 800,
     seed: int = 0,
     log: Callable[[str], None] = lambda s: None,
 ) -> tuple[dict[str, float], float]:

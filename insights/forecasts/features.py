@@ -170,9 +170,24 @@ def customer_product_features(
         category_id=("category_id", "first"),
         department_id=("department_id", "first"),
     )
+    # The same for the product's category: a shopper who switches brands of milk still
+    # buys milk every week, which the product's own counts understate.
+    cat_lines = lines.drop_duplicates(["customer_id", "category_id", "order_id"])
+    cat_lines = cat_lines.sort_values(["customer_id", "category_id", "placed_at"], kind="mergesort")
+    cat_lines = cat_lines.assign(
+        cgap=cat_lines.groupby(["customer_id", "category_id"], sort=False)["placed_at"].diff() / DAY
+    )
+    cat = cat_lines.groupby(["customer_id", "category_id"], sort=False).agg(
+        cat_n=("order_id", "size"),
+        cat_w_slow=("w_slow", "sum"),
+        cat_last=("placed_at", "max"),
+        cat_gap_sum=("cgap", "sum"),
+        cat_gap_n=("cgap", "count"),
+    )
     recent_qty = lines[lines["from_end"] < 3].groupby(["customer_id", "product_id"])["quantity"]
     cp["expected_quantity"] = recent_qty.median().reindex(cp.index)
     cp = cp.reset_index()
+    cp = cp.merge(cat.reset_index(), on=["customer_id", "category_id"], how="left")
 
     r = rhythm.set_index("customer_id")
     cust = cp["customer_id"]
@@ -199,7 +214,20 @@ def customer_product_features(
     cp["days_since_last"] = ((as_of - cp["last_bought"]) / DAY).astype(float)
     cp["days_to_trip"] = ((next_trip - as_of) / DAY).astype(float).clip(lower=0.0)
     cp["ratio"] = (cp["days_since_last"] + cp["days_to_trip"]) / cp["interval_days"]
-    return cp.drop(columns=["w_fast", "w_slow", "gap_sum", "gap_std"])
+
+    cp["cat_freq"] = cp["cat_n"] / n_baskets
+    cp["cat_dec_slow"] = cp["cat_w_slow"] * (1 - SLOW_DECAY) / (1 - SLOW_DECAY**n_baskets)
+    cp["share_in_cat"] = cp["n_purchases"] / cp["cat_n"]
+    cat_rate = span / cp["cat_n"]
+    cat_interval = (cp["cat_gap_sum"] + INTERVAL_PRIOR_WEIGHT * cat_rate) / (
+        cp["cat_gap_n"] + INTERVAL_PRIOR_WEIGHT
+    )
+    cp["cat_interval_days"] = cat_interval.clip(lower=1.0)
+    cat_since = ((as_of - cp["cat_last"]) / DAY).astype(float)
+    cp["cat_own_ratio"] = (cat_since + cp["days_to_trip"]) / cp["cat_interval_days"]
+    return cp.drop(
+        columns=["w_fast", "w_slow", "gap_sum", "gap_std", "cat_w_slow", "cat_gap_sum", "cat_gap_n"]
+    )
 
 
 def next_basket_labels(

@@ -50,6 +50,9 @@ FREQUENCY_FEATURES = [
     "log_rev",
     "log_n_baskets",
     "prod_repeat",
+    "cat_freq",
+    "cat_dec",
+    "share_in_cat",
 ]
 # Everything measured in calendar days; the ablation drops exactly these.
 TIMING_FEATURES = [
@@ -62,16 +65,24 @@ TIMING_FEATURES = [
     "regular_due",
     "cat_ratio",
     "log_trip_gap",
+    "cat_lr",
+    "cat_due",
+    "cat_lo",
+    "log_cat_interval",
 ]
 ALL_FEATURES = FREQUENCY_FEATURES + TIMING_FEATURES
 
 # A shopper with fewer baskets than this is "new": popular suggestions are added, labelled.
 NEW_SHOPPER_BASKETS = 3
 # Replayed training cutoffs: every TRAIN_STEP_DAYS before as_of, this many of them.
-TRAIN_CUTOFFS = 8
+TRAIN_CUTOFFS = 6
 TRAIN_STEP_DAYS = 7
 # Shoppers sampled per training cutoff: enough for stable coefficients, fast on 2 cores.
 TRAIN_CUSTOMERS_PER_CUTOFF = 700
+# Share of negative examples kept for the fit (case-control sampling); the intercept is
+# corrected by log(rate) afterwards, so probabilities stay calibrated.
+NEGATIVE_SAMPLE_RATE = 0.2
+SAMPLE_ABOVE_EXAMPLES = 50_000
 # Smoothing (pseudo-purchases) for the product's cross-shopper repeat rate.
 REPEAT_PRIOR_STRENGTH = 5.0
 # Shopper decisions.
@@ -193,6 +204,15 @@ def design_matrix(cp: pd.DataFrame, priors: dict[str, Any]) -> pd.DataFrame:
     at_trip = cp["days_since_last"].to_numpy(dtype=float) + cp["days_to_trip"].to_numpy(dtype=float)
     d["cat_ratio"] = np.log(np.clip(at_trip / cycle, 1 / 32, 32))
     d["log_trip_gap"] = np.log(cp["median_trip_gap"].to_numpy(dtype=float))
+    d["cat_freq"] = cp["cat_freq"].to_numpy(dtype=float)
+    d["cat_dec"] = cp["cat_dec_slow"].to_numpy(dtype=float)
+    d["share_in_cat"] = cp["share_in_cat"].to_numpy(dtype=float)
+    # The shopper's own cadence for the category (any product in it), same hinge shape.
+    cat_lr = np.log(np.clip(cp["cat_own_ratio"].to_numpy(dtype=float), 1 / 32, 32))
+    d["cat_lr"] = cat_lr
+    d["cat_due"] = np.maximum(cat_lr, 0.0)
+    d["cat_lo"] = np.maximum(cat_lr + 1.0, 0.0)
+    d["log_cat_interval"] = np.log(cp["cat_interval_days"].to_numpy(dtype=float))
     return d
 
 
@@ -300,6 +320,11 @@ def fit_model(
             summary={"note": "too little history to fit; frequency fallback"},
             **priors,
         )
+    y = examples["label"].to_numpy(dtype=float)
+    rate = NEGATIVE_SAMPLE_RATE if len(y) > SAMPLE_ABOVE_EXAMPLES else 1.0
+    rng = np.random.default_rng(seed)
+    sampled = (y == 1) | (rng.random(len(y)) < rate)
+    examples = examples[sampled]
     design = design_matrix(examples, priors)[features]
     x = design.to_numpy(dtype=float)
     mean = x.mean(axis=0)
@@ -307,21 +332,23 @@ def fit_model(
     scale[scale < 1e-9] = 1.0
     xs = sm.add_constant((x - mean) / scale, has_constant="add")
     y = examples["label"].to_numpy(dtype=float)
-    # A whisper of L2 keeps the fit finite when a feature separates a small sample.
     try:
         result = sm.Logit(y, xs).fit(disp=0, maxiter=100)
         params = np.asarray(result.params, dtype=float)
         bse = np.asarray(result.bse, dtype=float)
     except (np.linalg.LinAlgError, ValueError):
+        # A singular or separable small sample: a whisper of L2 keeps the fit finite.
         result = sm.Logit(y, xs).fit_regularized(alpha=1e-3, disp=0)
         params = np.asarray(result.params, dtype=float)
         bse = np.full_like(params, np.nan)
+    # Undo the case-control sampling: it inflated the odds of every row by 1/rate.
+    params[0] += np.log(rate)
     names = ["const", *features]
     summary = {
         "coefficients": {n: round(float(p), 4) for n, p in zip(names, params, strict=True)},
         "std_errors": {n: round(float(s), 4) for n, s in zip(names, bse, strict=True)},
-        "n_examples": len(examples),
-        "positive_rate": round(float(y.mean()), 4),
+        "n_examples": int(sampled.size),
+        "n_examples_fitted": len(examples),
         "cutoffs": sorted({str(c.date()) for c in examples["cutoff"]}),
     }
     return FittedModel(
@@ -332,7 +359,7 @@ def fit_model(
         as_of=as_of,
         popular=popular,
         n_customers=n_customers,
-        n_examples=len(examples),
+        n_examples=int(sampled.size),
         summary=summary,
         **priors,
     )
