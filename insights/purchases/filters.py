@@ -128,7 +128,7 @@ class HistoryFilters:
         return cls(
             q=(data.get("q") or "").strip(),
             date_from=data.get("date_from"),
-            date_to=data.get("date_to") if "date_to" not in form.errors else None,
+            date_to=data.get("date_to"),
             category=data.get("category"),
             department=data.get("department"),
             channel=data.get("channel") or "",
