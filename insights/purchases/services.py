@@ -212,25 +212,32 @@ def _map_keys(keys: pd.Series, mapping: dict[str, int]) -> np.ndarray:
     return ids[codes]
 
 
-def _stored_hashes(source: str, external_ids: list[str]) -> dict[str, str]:
-    if connection.vendor == "postgresql":
-        # One array parameter instead of thousands of placeholders to parse.
-        table = connection.ops.quote_name(Order._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT external_id, content_hash FROM {table} "  # noqa: S608
-                "WHERE source = %s AND external_id = ANY(%s)",
-                [source, external_ids],
-            )
+def _lookup(
+    model: type, key: str, value: str, keys: list[str], where: str = "", params: Sequence = ()
+) -> dict:
+    """{key: value} for the rows whose `key` column is in `keys`, in as few queries as can be.
+
+    Raw SQL because building a Django IN lookup of thousands of values costs more than the
+    query itself; PostgreSQL takes the keys as one array parameter.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    key_column = connection.ops.quote_name(model._meta.get_field(key).column)
+    value_column = connection.ops.quote_name(model._meta.get_field(value).column)
+    select = f"SELECT {key_column}, {value_column} FROM {table} WHERE {where}"  # noqa: S608
+    found: dict = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{select} {key_column} = ANY(%s)", [*params, list(keys)])
             return dict(cursor.fetchall())
-    stored: dict[str, str] = {}
-    for chunk in _chunks(external_ids, _chunk_size()):
-        stored.update(
-            Order.objects.filter(source=source, external_id__in=chunk).values_list(
-                "external_id", "content_hash"
-            )
-        )
-    return stored
+        for chunk in _chunks(keys, _chunk_size()):
+            placeholders = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"{select} {key_column} IN ({placeholders})", [*params, *chunk])
+            found.update(cursor.fetchall())
+    return found
+
+
+def _stored_hashes(source: str, external_ids: list[str]) -> dict[str, str]:
+    return _lookup(Order, "external_id", "content_hash", external_ids, "source = %s AND", [source])
 
 
 def _resolve_customers(orders: pd.DataFrame) -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -238,11 +245,15 @@ def _resolve_customers(orders: pd.DataFrame) -> tuple[dict[str, int], list[tuple
     pairs = orders[["customer_kind", "customer_value"]].drop_duplicates()
     known: dict[str, int] = {}
     for kind, group in pairs.groupby("customer_kind"):
-        for chunk in _chunks(group["customer_value"].tolist(), _chunk_size()):
-            rows = CustomerIdentifier.objects.filter(kind=kind, value__in=chunk).values_list(
-                "value", "customer_id"
-            )
-            known.update((f"{kind}\x00{value}", customer) for value, customer in rows)
+        rows = _lookup(
+            CustomerIdentifier,
+            "value",
+            "customer",
+            group["customer_value"].tolist(),
+            "kind = %s AND",
+            [kind],
+        )
+        known.update((f"{kind}\x00{value}", customer) for value, customer in rows.items())
     new = [
         (kind, value)
         for kind, value in zip(pairs["customer_kind"], pairs["customer_value"], strict=True)
@@ -271,16 +282,7 @@ def _resolve_products(lines: pd.DataFrame) -> tuple[dict[str, int], list[str]]:
 
 
 def _product_ids(skus: list[str]) -> dict[str, int]:
-    table = connection.ops.quote_name(Product._meta.db_table)
-    if connection.vendor == "postgresql":
-        # One array parameter instead of thousands of placeholders.
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT sku, id FROM {table} WHERE sku = ANY(%s)", [skus])  # noqa: S608
-            return dict(cursor.fetchall())
-    known: dict[str, int] = {}
-    for chunk in _chunks(skus, _chunk_size()):
-        known.update(Product.objects.filter(sku__in=chunk).values_list("sku", "id"))
-    return known
+    return _lookup(Product, "sku", "id", skus)
 
 
 def _create_products(skus: list[str], lines: pd.DataFrame) -> dict[str, int]:
@@ -290,8 +292,10 @@ def _create_products(skus: list[str], lines: pd.DataFrame) -> dict[str, int]:
     now = timezone.now()
     template = Product(sku="", name="", reviewed=False, category=None, created_at=now)
     rows = [(sku, (names.get(sku) or f"Unknown product {sku}")[:PRODUCT_NAME_MAX]) for sku in skus]
-    if connection.vendor == "postgresql" and len(rows) > 1000:
+    if connection.vendor == "postgresql" and len(rows) > 200:
         _copy_products(template, rows)
+    elif connection.vendor == "sqlite" and len(rows) > 200:
+        _insert_products(template, rows)
     else:
         Product.objects.bulk_create(
             [
@@ -313,6 +317,32 @@ def _field_values(template: Product) -> dict[str, object]:
     }
 
 
+def _product_columns(template: Product) -> tuple[list[str], list[object], int, int]:
+    """Columns of Product, the template's database values, and where sku and name go."""
+    fields = [f for f in Product._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields]
+    names = [f.name for f in fields]
+    columns = [connection.ops.quote_name(f.column) for f in fields]
+    return columns, values, names.index("sku"), names.index("name")
+
+
+def _insert_products(template: Product, rows: list[tuple[str, str]]) -> None:
+    """Many new SKUs at once on SQLite: one executemany, skipping SKUs created meanwhile."""
+    columns, values, sku_at, name_at = _product_columns(template)
+    table = connection.ops.quote_name(Product._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(columns))
+    params = []
+    for sku, name in rows:
+        values[sku_at], values[name_at] = sku, name
+        params.append(tuple(values))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608
+            "ON CONFLICT (sku) DO NOTHING",
+            params,
+        )
+
+
 def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
     """Many new SKUs at once on PostgreSQL: COPY into a temporary table, then one INSERT.
 
@@ -320,12 +350,9 @@ def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
     fields the catalog adds later need no change here. ON CONFLICT DO NOTHING lets a
     concurrent batch create the same SKU first.
     """
-    fields = [f for f in Product._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields]
-    sku_at = next(i for i, f in enumerate(fields) if f.name == "sku")
-    name_at = next(i for i, f in enumerate(fields) if f.name == "name")
+    column_list, values, sku_at, name_at = _product_columns(template)
     table = connection.ops.quote_name(Product._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(column_list)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE kvitto_new_products ON COMMIT DROP AS "  # noqa: S608

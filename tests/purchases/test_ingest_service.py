@@ -308,3 +308,21 @@ def test_json_structure_errors_name_their_path():
         RowError("orders[2].lines[0].quantity", "quantity", "must be a number"),
     ]
     assert Order.objects.count() == 0
+
+
+def test_many_unknown_products_at_once_take_the_bulk_path_and_skip_existing_skus():
+    ProductFactory(sku="SKU0007", name="Known", reviewed=True)
+    rows = frame(
+        *[line(sku=f"SKU{n:04d}", product_name=f"Thing {n}" if n % 2 else "") for n in range(300)]
+    )
+
+    result = ingest_lines(source="till", lines=rows)
+
+    assert result.ok
+    assert result.products_created == 299
+    assert Product.objects.count() == 300
+    assert Product.objects.get(sku="SKU0007").name == "Known"
+    odd = Product.objects.get(sku="SKU0001")
+    assert (odd.name, odd.reviewed, odd.category_id, odd.active) == ("Thing 1", False, None, True)
+    assert Product.objects.get(sku="SKU0002").name == "Unknown product SKU0002"
+    assert OrderLine.objects.count() == 300
