@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
-from accounts.models import Customer, User
+from accounts.models import Customer
 from insights.catalog.models import Category
 from insights.purchases.filters import (
     FILTER_PARAMS,
@@ -67,12 +67,13 @@ def history(request: HttpRequest) -> HttpResponse:
     count, the page of orders and one aggregate for the months on the page.
     """
     user = request.user
-    if not Customer.objects.filter(user=user).exists():
+    customer_id = Customer.objects.filter(user=user).values_list("pk", flat=True).first()
+    if customer_id is None:
         return render(request, "purchases/history.html", {"state": "unlinked"})
 
     tz = timezone.get_current_timezone()
     form = HistoryFilterForm(request.GET)
-    form.set_catalog_choices(_categories_bought(user))
+    form.set_catalog_choices(_categories_bought(customer_id))
     filters = HistoryFilters.from_form(form)
     orders = filter_orders(Order.objects.for_shopper(user), filters, tz)
 
@@ -135,9 +136,10 @@ def _clean_query(request: HttpRequest) -> QueryDict:
     return query
 
 
-def _categories_bought(user: User) -> list[Category]:
+def _categories_bought(customer_id: int) -> list[Category]:
     """Categories of products the shopper has bought: the choices worth offering."""
-    bought = OrderLine.objects.filter(customer__user=user).values("product__category_id")
+    # By customer id, not through the login, so the (customer, placed_at) index applies.
+    bought = OrderLine.objects.filter(customer_id=customer_id).values("product__category_id")
     return list(Category.objects.filter(pk__in=bought).select_related("department"))
 
 
