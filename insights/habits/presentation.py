@@ -94,24 +94,25 @@ def page_context(
     categories = data["categories"]
     series = charts.department_series(data["monthly"])
     months = sorted({row["month"] for row in data["monthly"]})
-    month_table = [
-        {
-            "month": month,
-            "cells": [
-                next(
-                    (
-                        Decimal(r["spend"])
-                        for r in data["monthly"]
-                        if r["month"] == month and r["department_id"] == s["id"]
-                    ),
-                    Decimal("0"),
-                )
-                for s in series
-            ],
-        }
-        for month in months
-    ]
+    seps = charts.separators()
+    cell = {(r["month"], r["department_id"]): r["spend"] for r in data["monthly"]}
+    month_rows = charts.table_rows(
+        [
+            [("th", month)]
+            + [("num", charts.money(cell.get((month, s["id"]), "0"), seps)) for s in series]
+            for month in months
+        ]
+    )
     heat = data["heatmap"]
+    base = charts.history_base()
+
+    def product(p: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            p,
+            spend=Decimal(p["spend"]),
+            url=charts.history_url(base, q=p["product"], **period_filter),
+        )
+
     return {
         "ready": True,
         "data": data,
@@ -128,46 +129,61 @@ def page_context(
         "rhythm": rhythm,
         "basket_value": Decimal(rhythm["basket_value"]) if rhythm["basket_value"] else None,
         "series": series,
-        "month_table": month_table,
-        "monthly_chart": charts.monthly_spend(data["monthly"], currency) if months else "",
-        "categories": [
-            dict(c, spend=Decimal(c["spend"]), percent=_percent(c["share"])) for c in categories
-        ],
+        "month_rows": month_rows,
+        "category_rows": charts.table_rows(
+            [
+                [
+                    ("", c["category"] or _("Uncategorised")),
+                    ("", c["department"]),
+                    ("num", charts.money(c["spend"], seps)),
+                    ("num", f"{_percent(c['share'])}%"),
+                ]
+                for c in categories
+            ]
+        ),
+        "trend_rows": charts.table_rows(
+            [
+                [
+                    ("", p["start"]),
+                    ("num", p["trips"]),
+                    ("num", charts.money(p["avg_value"], seps)),
+                    ("num", p["avg_items"]),
+                ]
+                for p in data["basket_trend"]
+            ]
+        ),
+        "monthly_chart": charts.monthly_spend(data["monthly"], currency, base, seps)
+        if months
+        else "",
         "category_chart": charts.bar_list(
             categories,
             chart_id="chart-categories",
             title=_("Where the money goes, by category"),
             label_key="category",
             value_key="spend",
-            url_for=lambda c: charts.history_url(category=c["category_id"], **period_filter),
-            value_text=lambda c: f"{charts.money(c['spend'])} ({_percent(c['share'])}%)",
+            url_for=lambda c: charts.history_url(base, category=c["category_id"], **period_filter),
+            value_text=lambda c: f"{charts.money(c['spend'], seps)} ({_percent(c['share'])}%)",
         )
         if categories
         else "",
-        "top_by_spend": [dict(p, spend=Decimal(p["spend"])) for p in data["top_by_spend"]],
-        "top_by_count": [dict(p, spend=Decimal(p["spend"])) for p in data["top_by_count"]],
-        "product_url": {
-            p["product_id"]: charts.history_url(q=p["product"], **period_filter)
-            for p in data["top_by_spend"] + data["top_by_count"]
-        },
+        "top_by_spend": [product(p) for p in data["top_by_spend"]],
+        "top_by_count": [product(p) for p in data["top_by_count"]],
         "channels": [
             dict(
                 c,
                 name=channel_names.get(c["channel"], c["channel"]),
                 spend=Decimal(c["spend"]),
                 percent=_percent(c["share"]),
-                url=charts.history_url(channel=c["channel"], **period_filter),
+                url=charts.history_url(base, channel=c["channel"], **period_filter),
             )
             for c in data["channels"]
         ],
-        "heatmap_chart": charts.heatmap(heat, window["start"], window["end"]),
-        "heat_rows": [
-            {"weekday": WEEKDAYS[i], "hours": row, "total": sum(row)} for i, row in enumerate(heat)
-        ],
+        "heatmap_chart": charts.heatmap(heat, window["start"], window["end"], base),
+        "heat_rows": charts.heat_table(heat, [str(WEEKDAYS[i]) for i in range(7)]),
+        "hours": range(24),
         "trend_unit": data["trend_unit"],
-        "trend": [dict(p, avg_value=Decimal(p["avg_value"])) for p in data["basket_trend"]],
         "trend_chart": charts.basket_trend(
-            data["basket_trend"], data["trend_unit"], currency, window["end"]
+            data["basket_trend"], data["trend_unit"], currency, window["end"], base, seps
         )
         if data["basket_trend"]
         else "",
