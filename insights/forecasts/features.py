@@ -99,18 +99,19 @@ def customer_rhythm(baskets: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
     since = (as_of - per["last_trip"]) / DAY
     gap = per["median_gap_days"]
-    ahead = np.where(since < gap, gap - since, gap - np.mod(since, gap))
+    # Overdue shoppers: the remainder of the current gap (0 exactly at a multiple: "now").
+    ahead = np.where(since < gap, gap - since, np.mod(gap - np.mod(since, gap), gap))
     ahead = np.maximum(ahead, 0.5)
     next_trip = as_of + pd.to_timedelta(ahead, unit="D")
 
     # Weekday habit: if most trips fall on one weekday, shift to the nearest such day
     # (never before as_of, never more than three days away).
-    weekday = b.assign(wd=b["placed_at"].dt.weekday)
+    weekday = b.assign(wd=b["placed_at"].dt.day_of_week)
     counts = weekday.groupby(["customer_id", "wd"]).size().unstack(fill_value=0)
     share = counts.max(axis=1) / counts.sum(axis=1)
     habit = counts.idxmax(axis=1).where(share >= WEEKDAY_HABIT_SHARE)
     habit = habit.reindex(per.index)
-    next_wd = pd.Series(next_trip.weekday, index=per.index)
+    next_wd = pd.Series(next_trip.day_of_week, index=per.index)
     shift = ((habit - next_wd + 3) % 7) - 3  # in -3..3
     shifted = next_trip + pd.to_timedelta(shift.fillna(0).to_numpy(), unit="D")
     keep = shifted > as_of

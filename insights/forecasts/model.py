@@ -329,18 +329,26 @@ def fit_model(
     x = design.to_numpy(dtype=float)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    xs = sm.add_constant((x - mean) / scale, has_constant="add")
+    # A feature constant in the sample carries no information: coefficient 0, not a
+    # singular Hessian.
+    active = scale > 1e-9
+    scale[~active] = 1.0
+    xs = sm.add_constant(((x - mean) / scale)[:, active], has_constant="add")
     y = examples["label"].to_numpy(dtype=float)
+    fitted_params = np.full(active.sum() + 1, np.nan)
+    bse = np.full(len(features) + 1, np.nan)
     try:
         result = sm.Logit(y, xs).fit(disp=0, maxiter=100)
-        params = np.asarray(result.params, dtype=float)
-        bse = np.asarray(result.bse, dtype=float)
+        fitted_params = np.asarray(result.params, dtype=float)
+        bse[np.r_[True, active]] = np.asarray(result.bse, dtype=float)
     except (np.linalg.LinAlgError, ValueError):
-        # A singular or separable small sample: a whisper of L2 keeps the fit finite.
-        result = sm.Logit(y, xs).fit_regularized(alpha=1e-3, disp=0)
-        params = np.asarray(result.params, dtype=float)
-        bse = np.full_like(params, np.nan)
+        pass
+    if not np.all(np.isfinite(fitted_params)):
+        # Separable or collinear (small samples): a light ridge penalty keeps it finite.
+        glm = sm.GLM(y, xs, family=sm.families.Binomial())
+        fitted_params = np.asarray(glm.fit_regularized(alpha=1e-3, L1_wt=0.0).params, dtype=float)
+    params = np.zeros(len(features) + 1)
+    params[np.r_[True, active]] = fitted_params
     # Undo the case-control sampling: it inflated the odds of every row by 1/rate.
     params[0] += np.log(rate)
     names = ["const", *features]
