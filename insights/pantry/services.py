@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Max, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from accounts.consent import allowed_user_ids, is_allowed, set_consent
 from accounts.models import User
 from accounts.purposes import EMAIL, PANTRY
-from insights.catalog.models import Product
+from insights.catalog.models import Category, Product
 from insights.pantry import shelf_life
 from insights.pantry.models import (
     DigestLog,
@@ -37,8 +37,7 @@ from insights.purchases.models import OrderLine
 
 log = logging.getLogger(__name__)
 
-# History older than this cannot yield a trackable item (no shelf life in the demo
-# catalog is longer) and is not read when a pantry is first built.
+# A cap on how far back a first build reads, whatever shelf life an admin sets.
 MAX_LOOKBACK_DAYS = 800
 # How far back purchases count towards "how long a pack lasts you".
 RHYTHM_LOOKBACK_DAYS = 365
@@ -87,47 +86,85 @@ def _refresh_due_soon(item: PantryItem, pantry_settings: PantrySettings) -> None
 # --- Building the pantry from receipts -------------------------------------------------------
 
 
+def lookback_days() -> int:
+    """How far back a line can still yield a trackable item: the longest shelf life in the
+    catalog plus STALE_AFTER_DAYS (capped at MAX_LOOKBACK_DAYS). Two aggregate queries."""
+    longest_product = Product.objects.filter(perishable=True).aggregate(top=Max("shelf_life_days"))[
+        "top"
+    ]
+    longest_category = Category.objects.aggregate(top=Max("default_shelf_life_days"))["top"]
+    longest = max(longest_product or 0, longest_category or 0)
+    return min(MAX_LOOKBACK_DAYS, longest + shelf_life.STALE_AFTER_DAYS + 1)
+
+
 @transaction.atomic
-def build_pantry(*, user: User, now: datetime | None = None) -> int:
+def build_pantry(*, user: User, now: datetime | None = None, lookback: int | None = None) -> int:
     """Turn the shopper's perishable order lines newer than the cursor into items.
 
     Incremental (only lines with an id above `processed_line_id`) and idempotent (unique
     per order line, conflicts ignored), so a repeated or concurrent build adds nothing.
     Lines whose estimate passed more than STALE_AFTER_DAYS ago are skipped, and products
     without a known shelf life are skipped (they are listed for admins instead).
+    `lookback` (days, default `lookback_days()`) lets a batch compute it once.
     Returns the number of items created. The caller has checked PANTRY consent.
     """
     now = now or timezone.now()
+    if lookback is None:
+        lookback = lookback_days()
     # Locking the settings row serialises two builds for one shopper, so the cursor only
     # moves forward over lines both have seen.
     get_settings(user)
     pantry_settings = PantrySettings.objects.select_for_update().get(user=user)
     today = today_for(user, now)
+    # Plain tuples, not model instances: a first build reads months of receipts.
     lines = list(
         OrderLine.objects.filter(
             customer__user=user,
             pk__gt=pantry_settings.processed_line_id,
-            placed_at__gte=now - timedelta(days=MAX_LOOKBACK_DAYS),
+            placed_at__gte=now - timedelta(days=lookback),
             product__perishable=True,
         )
-        .select_related("product__category")
         .order_by("pk")
+        .values_list("pk", "product_id", "placed_at", "quantity", "amount_paid")
     )
     if not lines:
         return 0
-    product_ids = {line.product_id for line in lines}
-    rhythm = _purchase_rhythm(user=user, product_ids=product_ids, now=now)
-    items = []
-    for line in lines:
-        item = _item_from_line(
-            user=user, line=line, today=today, pantry_settings=pantry_settings, rhythm=rhythm
+    products = Product.objects.select_related("category").in_bulk(
+        {product_id for _, product_id, *_ in lines}
+    )
+    lives = {pk: shelf_life_of(product) for pk, product in products.items()}
+    drafts = []
+    for pk, product_id, placed_at, quantity, amount_paid in lines:
+        bought_on = shelf_life.local_date(placed_at, user.time_zone)
+        estimate = shelf_life.estimate_best_before(
+            bought_on=bought_on, shelf_life=lives[product_id]
         )
-        if item is not None:
-            items.append(item)
-    PantryItem.objects.bulk_create(items, ignore_conflicts=True, batch_size=1000)
-    pantry_settings.processed_line_id = max(line.pk for line in lines)
+        if estimate is None or not shelf_life.is_worth_tracking(estimate.best_before, as_of=today):
+            continue
+        drafts.append(
+            PantryItem(
+                user=user,
+                product=products[product_id],
+                order_line_id=pk,
+                quantity=quantity,
+                bought_on=bought_on,
+                best_before=estimate.best_before,
+                estimated_best_before=estimate.best_before,
+                shelf_life_days=estimate.days,
+                estimate_rule=estimate.rule,
+                rule_days=estimate.days,
+                value=amount_paid,
+            )
+        )
+    if drafts:
+        rhythm = _purchase_rhythm(user=user, product_ids={d.product_id for d in drafts}, now=now)
+        for item in drafts:
+            item.usual_days = rhythm.get(item.product_id)
+            _refresh_due_soon(item, pantry_settings)
+        PantryItem.objects.bulk_create(drafts, ignore_conflicts=True, batch_size=1000)
+    pantry_settings.processed_line_id = lines[-1][0]
     pantry_settings.save(update_fields=["processed_line_id"])
-    return len(items)
+    return len(drafts)
 
 
 def _purchase_rhythm(*, user: User, product_ids: set[int], now: datetime) -> dict[int, int]:
@@ -148,45 +185,14 @@ def _purchase_rhythm(*, user: User, product_ids: set[int], now: datetime) -> dic
     return rhythm
 
 
-def _item_from_line(
-    *,
-    user: User,
-    line: OrderLine,
-    today: date,
-    pantry_settings: PantrySettings,
-    rhythm: dict[int, int],
-) -> PantryItem | None:
-    bought_on = shelf_life.local_date(line.placed_at, user.time_zone)
-    estimate = shelf_life.estimate_best_before(
-        bought_on=bought_on, shelf_life=shelf_life_of(line.product)
-    )
-    if estimate is None or not shelf_life.is_worth_tracking(estimate.best_before, as_of=today):
-        return None
-    item = PantryItem(
-        user=user,
-        product=line.product,
-        order_line=line,
-        quantity=line.quantity,
-        bought_on=bought_on,
-        best_before=estimate.best_before,
-        estimated_best_before=estimate.best_before,
-        shelf_life_days=estimate.days,
-        estimate_rule=estimate.rule,
-        rule_days=estimate.days,
-        usual_days=rhythm.get(line.product_id),
-        value=line.amount_paid,
-    )
-    _refresh_due_soon(item, pantry_settings)
-    return item
-
-
 def build_pantries(*, user_ids: Iterable[int], now: datetime | None = None) -> int:
     """Build the pantry of every consenting shopper in `user_ids`; returns items created."""
     created = 0
+    lookback = lookback_days()
     for chunk in _chunks(sorted(set(user_ids)), CHUNK_SIZE):
         allowed = allowed_user_ids(PANTRY, chunk)
         for user in User.objects.filter(pk__in=allowed, is_active=True):
-            created += build_pantry(user=user, now=now)
+            created += build_pantry(user=user, now=now, lookback=lookback)
     return created
 
 
@@ -402,7 +408,10 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
 
 
 def send_due_reminders(
-    *, now: datetime | None = None, chunk_size: int = CHUNK_SIZE
+    *,
+    now: datetime | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    user_ids: Iterable[int] | None = None,
 ) -> ReminderStats:
     """Notify every consenting shopper of items entering their due-soon window; e-mail digests.
 
@@ -410,11 +419,11 @@ def send_due_reminders(
     (kind, shopper, item, date), so a re-run creates nothing twice, and a digest needs a
     DigestLog row unique per (shopper, local day), inserted before the e-mail is sent.
     Queries are per chunk of shoppers, not per item; only a shopper who actually gets an
-    e-mail costs a few queries of their own.
+    e-mail costs a few queries of their own. `user_ids` limits the run to those shoppers.
     """
     now = now or timezone.now()
     stats = ReminderStats()
-    for chunk in _chunks(sorted(allowed_user_ids(PANTRY)), chunk_size):
+    for chunk in _chunks(sorted(allowed_user_ids(PANTRY, user_ids)), chunk_size):
         _remind_chunk(user_ids=chunk, now=now, stats=stats)
         stats.chunks += 1
     log.info(

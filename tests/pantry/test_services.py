@@ -252,3 +252,10 @@ def test_a_thrown_share_must_be_a_real_share(alice_pantry):
         services.mark_thrown(
             item=PantryItemFactory(user=alice_pantry), share=Decimal("0"), on=date(2026, 11, 10)
         )
+
+
+def test_a_first_build_reads_back_only_as_far_as_the_longest_shelf_life(alice_pantry):
+    yoghurt(shelf_life_days=30)
+    ProductFactory(sku="DRY", perishable=False, shelf_life_days=2000)
+    # Dairy's default is 10 days; the yoghurt's 30 is the longest perishable shelf life.
+    assert services.lookback_days() == 30 + 7 + 1
