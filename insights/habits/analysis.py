@@ -330,6 +330,7 @@ def compute_frames(
         shoppers = sorted(pd.unique(frame["shopper"]).tolist())
 
     current = _in_window(frame, window)
+    previous_lines = _in_window(frame, previous)
     trips = _trips(current)
     trend_unit = "month" if window.days > 120 else "week"
     top_spend, top_count = _top_products(current)
@@ -360,13 +361,11 @@ def compute_frames(
         previous=previous,
         trend_unit=trend_unit,
         thresholds=thresholds,
-        totals=_totals(trips, frame).reindex(shoppers),
+        totals=_totals(trips, frame, previous_lines).reindex(shoppers),
         rhythm=_rhythm(trips, window, frame).reindex(shoppers),
         tables=tables,
         heat=_heat(trips, shoppers),
-        highlights=find_highlights(
-            frame, current, _in_window(frame, previous), window, previous, thresholds
-        ),
+        highlights=find_highlights(frame, current, previous_lines, window, previous, thresholds),
     )
 
 
@@ -416,7 +415,7 @@ def _state(trips: int, thresholds: Thresholds) -> str:
     return OK
 
 
-_TOTAL_COUNTS = ("trips", "lines", "history_trips")
+_TOTAL_COUNTS = ("trips", "lines", "history_trips", "previous_trips")
 _TOTAL_FIELDS = (
     "spend",
     "trips",
@@ -427,6 +426,7 @@ _TOTAL_FIELDS = (
     "saved",
     "saved_share",
     "history_trips",
+    "previous_trips",
 )
 _RHYTHM_FIELDS = (
     "trips_per_week",
@@ -464,7 +464,7 @@ def _clean_rhythm(row: dict[str, Any] | None) -> dict[str, float | None]:
     return out
 
 
-def _totals(trips: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+def _totals(trips: pd.DataFrame, frame: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     """Per shopper: spend, trips, lines, items and savings in the window."""
     if trips.empty:
         return pd.DataFrame(columns=list(_TOTAL_FIELDS))
@@ -480,6 +480,9 @@ def _totals(trips: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     # Saved as a share of what the basket would have cost without the savings.
     per["saved_share"] = _share(per["saved"], per["spend"] + per["saved"])
     per["history_trips"] = frame.groupby("shopper")["order_id"].nunique().reindex(per.index)
+    # Trips in the window compared with: too few and "what changed" has nothing to say.
+    previous_trips = previous.groupby("shopper")["order_id"].nunique()
+    per["previous_trips"] = previous_trips.reindex(per.index).fillna(0)
     return per[list(_TOTAL_FIELDS)]
 
 
@@ -657,7 +660,7 @@ def _waiting_for(
         waiting.append("gap")
     if totals["trips"] < thresholds.min_trips:
         waiting.append("rhythm")
-    if totals["trips"] < thresholds.min_trips or totals["history_trips"] < 2 * thresholds.min_trips:
+    if totals["trips"] < thresholds.min_trips or totals["previous_trips"] < thresholds.min_trips:
         waiting.append("highlights")
     if totals["saved"] == 0:
         waiting.append("savings")
@@ -1053,6 +1056,7 @@ def _head(
             "saved": _money(totals["saved"]),
             "saved_share": _num(totals["saved_share"], 4),
             "history_trips": int(totals["history_trips"]),
+            "previous_trips": int(totals["previous_trips"]),
         },
         "rhythm": {
             "trips_per_week": _num(rhythm["trips_per_week"]),

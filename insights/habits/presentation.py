@@ -122,6 +122,8 @@ def page_context(
         "spend": Decimal(totals["spend"]),
         "trips": totals["trips"],
         "history_trips": totals.get("history_trips", totals["trips"]),
+        "previous_trips": totals.get("previous_trips", 0),
+        "previous_window": data["previous"],
         "saved": Decimal(totals["saved"]),
         "discount": Decimal(totals["discount"]),
         "coupon_discount": Decimal(totals["coupon_discount"]),

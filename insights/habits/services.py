@@ -174,7 +174,8 @@ def refresh_habits_many(
                 results[pk].append(
                     (period, frames.window, payloads[pk], frames.highlights.get(pk, []))
                 )
-    _replace(results, last_order, as_of)
+    # computed_at is when the rows were made (staleness), not the as_of they describe.
+    _replace(results, last_order, timezone.now())
     logger.info("Refreshed habits of %d shoppers", len(results))
     return len(results)
 
