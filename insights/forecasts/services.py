@@ -18,13 +18,12 @@ import math
 import pickle
 import time
 import zoneinfo
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 from django.db.models import F, FloatField, Q
@@ -145,8 +144,13 @@ _payload_cache: dict[int, dict[str, Any]] = {}
 
 def _model_api():
     # Imported late so the ORM side (views, API, admin) never loads statsmodels.
-    from insights.forecasts import model, rules
+    from insights.forecasts import model
 
+    try:
+        from insights.forecasts import rules
+    except ImportError:
+        # Bought-together rules are an extra: without rules.py the list has none.
+        rules = None
     return model, rules
 
 
@@ -169,13 +173,14 @@ def fit_payload(
     own = history[history["customer_id"].isin(contributor_ids)]
     fitted = model.fit_model(history, as_of, train_customer_ids=ids)
     popular = model.popular_products(history, as_of, contributor_customer_ids=ids, top_n=30)
-    baskets = own[["order_id", "product_id"]].drop_duplicates()
-    assoc = rules.association_rules(
-        baskets,
-        min_support_count=RULE_MIN_SUPPORT_COUNT,
-        min_confidence=RULE_MIN_CONFIDENCE,
-        max_rules=RULE_MAX_RULES,
-    )
+    assoc = pd.DataFrame(columns=["antecedent", "consequent", "support", "confidence", "lift"])
+    if rules is not None:
+        assoc = rules.association_rules(
+            own[["order_id", "product_id"]].drop_duplicates(),
+            min_support_count=RULE_MIN_SUPPORT_COUNT,
+            min_confidence=RULE_MIN_CONFIDENCE,
+            max_rules=RULE_MAX_RULES,
+        )
     return {"model": fitted, "rules": assoc, "popular": popular}
 
 
@@ -208,10 +213,18 @@ def fit_forecast_model(*, as_of: datetime | None = None) -> ForecastModel:
 
 
 def _json_safe(value: Any) -> Any:
-    """The model's summary as plain JSON (numpy numbers and dates become floats and text)."""
-    import json
-
-    return json.loads(json.dumps(value, default=str))
+    """The model's summary as plain JSON: numpy numbers to floats, NaN to null, dates to text."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if math.isnan(number) or math.isinf(number) else number
 
 
 def current_payload(*, as_of: datetime) -> dict[str, Any]:
@@ -243,59 +256,69 @@ class _Clock:
         self.last = now
 
 
-@dataclass
-class _Shopper:
-    user_id: int
-    customer_id: int
-    tz: zoneinfo.ZoneInfo
-    forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
-    next_trip_at: datetime | None = None
-    basket_size: int | None = None
-
-
 def _active_holds(
     *, user_ids: list[int], as_of: datetime, last_shop: dict[int, datetime]
-) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
-    """Per shopper: products never to suggest, and products held off this list.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per shopper: (user_id, product_id) never to suggest, and those held off this list.
 
     Held: snoozed until a later date, or "not this time" / "I still have some" since the
     last shop (those last until the shopper shops again). The model also reads these as
     adjustments to the cadence; holding here keeps a decision binding whatever the model says.
     """
-    never: dict[int, set[int]] = defaultdict(set)
-    held: dict[int, set[int]] = defaultdict(set)
+    never: list[tuple[int, int]] = []
+    held: list[tuple[int, int]] = []
     rows = ItemAction.objects.filter(user_id__in=user_ids).values_list(
         "user_id", "product_id", "action", "at", "until"
     )
     for user_id, product_id, action, at, until in rows:
         if action == ItemAction.Action.NEVER:
-            never[user_id].add(product_id)
+            never.append((user_id, product_id))
         elif action == ItemAction.Action.SNOOZE:
             if until is not None and until > as_of:
-                held[user_id].add(product_id)
+                held.append((user_id, product_id))
         elif action in (ItemAction.Action.NOT_THIS_TIME, ItemAction.Action.STILL_HAVE):
             shop = last_shop.get(user_id)
             if shop is None or at > shop:
-                held[user_id].add(product_id)
-    return never, held
+                held.append((user_id, product_id))
+    return _pairs(never), _pairs(held)
 
 
-def _list_size(basket_size: int | None) -> int:
-    if not basket_size:
+def _pairs(rows: list[tuple[int, int]] | pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["user_id", "product_id"])
+    return frame.astype("int64").drop_duplicates()
+
+
+def _anti_join(frame: pd.DataFrame, pairs: pd.DataFrame, product: str = "product_id"):
+    """Rows of `frame` whose (user_id, `product`) is not in `pairs`."""
+    if frame.empty or pairs.empty:
+        return frame
+    key = pd.MultiIndex.from_arrays([frame["user_id"], frame[product]])
+    blocked = pd.MultiIndex.from_arrays([pairs["user_id"], pairs["product_id"]])
+    return frame[~key.isin(blocked)]
+
+
+def _list_size(basket_size: float | None) -> int:
+    if basket_size is None or pd.isna(basket_size) or basket_size <= 0:
         return MIN_LIST_ITEMS * 2
-    return max(MIN_LIST_ITEMS, min(MAX_LIST_ITEMS, math.ceil(basket_size * 1.25)))
+    return max(MIN_LIST_ITEMS, min(MAX_LIST_ITEMS, math.ceil(float(basket_size) * 1.25)))
 
 
-def _local_date(moment: datetime | pd.Timestamp | None, tz: zoneinfo.ZoneInfo) -> date | None:
-    if moment is None or pd.isna(moment):
-        return None
-    return pd.Timestamp(moment).tz_convert(tz).date()
+def _local_dates(values: pd.Series, user_ids: pd.Series, tz_of: dict[int, str]) -> pd.Series:
+    """UTC timestamps → the shopper's calendar date (objects: date or None)."""
+    out = pd.Series([None] * len(values), index=values.index, dtype=object)
+    stamps = pd.to_datetime(values, utc=True)
+    zones = user_ids.map(tz_of)
+    for zone in zones.dropna().unique():
+        mask = (zones == zone) & stamps.notna()
+        if mask.any():
+            out[mask] = stamps[mask].dt.tz_convert(zone).dt.date
+    return out
 
 
-def _quantity(value: Any) -> Decimal:
-    if value is None or pd.isna(value) or value <= 0:
-        return Decimal("1")
-    return Decimal(str(round(float(value), 1))).normalize() or Decimal("1")
+def _quantities(values: pd.Series) -> pd.Series:
+    """Expected quantities to one decimal; missing or non-positive reads as 1."""
+    q = pd.to_numeric(values, errors="coerce").fillna(1.0).round(1)
+    return q.where(q > 0, 1.0)
 
 
 def refresh_forecasts(
@@ -309,15 +332,16 @@ def refresh_forecasts(
 
     Idempotent: the same history, decisions and `as_of` give the same rows. Shoppers
     without the `predictions` grant are skipped. One history query and one `predict`
-    call for the whole batch; writes happen in one transaction, so a page sees either the
-    old list or the new one. Returns the ForecastRun recorded for staff. `timings`, when
-    given, receives seconds per phase (for `manage.py bench_forecasts`).
+    call for the whole batch, and set-wise writes in one transaction, so a page sees
+    either the old list or the new one. Returns the ForecastRun recorded for staff.
+    `timings`, when given, receives seconds per phase (for `manage.py bench_forecasts`).
     """
     as_of = as_of or timezone.now()
+    user_ids = list(user_ids)
     run = ForecastRun.objects.create(kind=kind, started_at=timezone.now())
     try:
         count, n_forecasts = _refresh(
-            user_ids=list(user_ids), as_of=as_of, timings={} if timings is None else timings
+            user_ids=user_ids, as_of=as_of, timings={} if timings is None else timings
         )
     except Exception as exc:
         run.errors = 1
@@ -325,7 +349,7 @@ def refresh_forecasts(
         run.finished_at = timezone.now()
         run.save(update_fields=["errors", "error_detail", "finished_at"])
         ShoppingList.objects.filter(
-            user_id__in=list(user_ids), status=ShoppingList.Status.COMPUTING
+            user_id__in=user_ids, status=ShoppingList.Status.COMPUTING
         ).update(status=ShoppingList.Status.STALE, status_changed_at=timezone.now())
         raise
     run.shoppers = count
@@ -338,62 +362,52 @@ def refresh_forecasts(
 def _refresh(*, user_ids: list[int], as_of: datetime, timings: dict[str, float]) -> tuple[int, int]:
     clock = _Clock(timings)
     allowed = allowed_user_ids(PREDICTIONS, user_ids)
-    users = list(
-        User.objects.filter(pk__in=allowed, is_active=True, customer__isnull=False).values_list(
-            "pk", "customer__pk", "time_zone"
-        )
+    users = pd.DataFrame(
+        list(
+            User.objects.filter(pk__in=allowed, is_active=True, customer__isnull=False).values_list(
+                "pk", "customer__pk", "time_zone"
+            )
+        ),
+        columns=["user_id", "customer_id", "time_zone"],
     )
-    if not users:
+    if users.empty:
         return 0, 0
-    shoppers = {
-        uid: _Shopper(user_id=uid, customer_id=cid, tz=zoneinfo.ZoneInfo(tz))
-        for uid, cid, tz in users
-    }
-    by_customer = {s.customer_id: s for s in shoppers.values()}
-    user_customer = {s.user_id: s.customer_id for s in shoppers.values()}
-
     clock.lap("consent")
     payload = current_payload(as_of=as_of)
     clock.lap("model")
-    model, rules = _model_api()
-    history = load_history(customer_ids=by_customer, before=as_of)
+    model, rules_api = _model_api()
+    history = load_history(customer_ids=users["customer_id"].tolist(), before=as_of)
     clock.lap("history")
+    user_customer = dict(zip(users["user_id"], users["customer_id"], strict=True))
     adjustments = adjustments_frame(user_customer=user_customer, as_of=as_of)
     stamp = pd.Timestamp(as_of)
     predictions = model.predict(
         history,
         stamp,
         payload["model"],
-        customer_ids=sorted(by_customer),
+        customer_ids=sorted(user_customer.values()),
         adjustments=adjustments,
         top_k=FORECASTS_PER_SHOPPER,
     )
     trips = model.predict_next_trip(history, stamp)
-    for row in trips.itertuples(index=False):
-        shopper = by_customer.get(int(row.customer_id))
-        if shopper is not None:
-            shopper.next_trip_at = row.next_trip_at
-            size = row.typical_basket_size
-            shopper.basket_size = None if pd.isna(size) else int(round(float(size)))
-    for customer_id, group in predictions.groupby("customer_id", sort=False):
-        shopper = by_customer.get(int(customer_id))
-        if shopper is not None:
-            shopper.forecasts = group.sort_values("rank")
-
     clock.lap("predict")
-    last_shop_by_customer = history.groupby("customer_id")["placed_at"].max().to_dict()
-    last_shop = {
-        s.user_id: last_shop_by_customer[s.customer_id].to_pydatetime()
-        for s in shoppers.values()
-        if s.customer_id in last_shop_by_customer
-    }
+    user_of = pd.Series(users["user_id"].to_numpy(), index=users["customer_id"].to_numpy())
+    predictions = predictions.assign(user_id=predictions["customer_id"].map(user_of))
+    predictions = predictions[predictions["user_id"].notna()].astype({"user_id": "int64"})
+    trips = trips.assign(user_id=trips["customer_id"].map(user_of))
+    users = users.merge(
+        trips[["user_id", "next_trip_at", "typical_basket_size"]], on="user_id", how="left"
+    )
+    last = history.groupby("customer_id")["placed_at"].max()
+    last_shop = {int(user_of[c]): t.to_pydatetime() for c, t in last.items() if c in user_of.index}
     result = _write(
-        shoppers=shoppers,
-        as_of=as_of,
+        users=users,
+        predictions=predictions,
         history=history,
         last_shop=last_shop,
         payload=payload,
-        rules_api=rules,
+        rules_api=rules_api,
+        as_of=as_of,
         clock=clock,
     )
     clock.lap("write")
@@ -402,12 +416,13 @@ def _refresh(*, user_ids: list[int], as_of: datetime, timings: dict[str, float])
 
 def _write(
     *,
-    shoppers: dict[int, _Shopper],
-    as_of: datetime,
+    users: pd.DataFrame,
+    predictions: pd.DataFrame,
     history: pd.DataFrame,
     last_shop: dict[int, datetime],
     payload: dict[str, Any],
     rules_api: Any,
+    as_of: datetime,
     clock: _Clock,
 ) -> tuple[int, int]:
     with transaction.atomic():
@@ -416,176 +431,272 @@ def _write(
         # its receiver deletes what we wrote. Either way nothing outlives the withdrawal.
         locked = list(
             User.objects.select_for_update()
-            .filter(pk__in=list(shoppers))
+            .filter(pk__in=users["user_id"].tolist())
             .values_list("pk", flat=True)
         )
-        still_allowed = allowed_user_ids(PREDICTIONS, locked)
-        shoppers = {uid: s for uid, s in shoppers.items() if uid in still_allowed}
-        if not shoppers:
+        users = users[users["user_id"].isin(allowed_user_ids(PREDICTIONS, locked))]
+        if users.empty:
             return 0, 0
-        uids = list(shoppers)
+        uids = users["user_id"].astype(int).tolist()
+        tz_of = dict(zip(users["user_id"], users["time_zone"], strict=True))
         never, held = _active_holds(user_ids=uids, as_of=as_of, last_shop=last_shop)
-
+        predictions = _anti_join(predictions[predictions["user_id"].isin(uids)], never)
         clock.lap("lock")
-        n_forecasts = _write_forecasts(shoppers=shoppers, as_of=as_of, never=never)
+
+        n_forecasts = _write_forecasts(predictions=predictions, tz_of=tz_of, as_of=as_of)
         clock.lap("write_forecasts")
+
         lists = _lists_for(uids)
-        items_by_list: dict[int, list[ListItem]] = defaultdict(list)
-        for item in ListItem.objects.filter(shopping_list__in=list(lists.values())):
-            items_by_list[item.shopping_list_id].append(item)
-
-        first_shop_after = _first_shops_after(history=history, shoppers=shoppers, lists=lists)
-        department_of = _departments(shoppers=shoppers, payload=payload)
-        rules = payload.get("rules")
-        popular = payload.get("popular")
-
-        to_delete: list[int] = []
-        to_create: list[ListItem] = []
-        snapshots: list[ListSnapshot] = []
-        for uid, shopper in shoppers.items():
-            shopping_list = lists[uid]
-            items = items_by_list[shopping_list.pk]
-            shop = first_shop_after.get(uid)
-            if shop is not None:
-                shop_at, bought = shop
-                snapshot = _score_last_list(shopping_list=shopping_list, items=items)
-                if snapshot is not None:
-                    snapshot.shop_at = shop_at
-                    snapshot.n_bought = len(set(snapshot.product_ids) & bought)
-                    snapshots.append(snapshot)
-            keep, drop, decided = _sort_existing(items=items, new_shop=shop is not None)
-            to_delete.extend(item.pk for item in drop)
-            kept_products = {item.product_id for item in keep if item.product_id}
-            blocked = never[uid] | held[uid] | kept_products
-            chosen = _choose_predicted(
-                shopper=shopper, blocked=blocked, decided=decided, popular=popular
-            )
-            for product_id, probability, quantity in chosen:
-                to_create.append(
-                    ListItem(
-                        shopping_list=shopping_list,
-                        product_id=product_id,
-                        kind=ListItem.Kind.PREDICTED,
-                        quantity=quantity,
-                        department_id=department_of.get(product_id),
-                        state=decided.get(product_id, ListItem.State.OPEN),
-                        added_by=ListItem.AddedBy.MODEL,
-                        probability=probability,
-                    )
+        list_of = {uid: sl.pk for uid, sl in lists.items()}
+        items = pd.DataFrame(
+            list(
+                ListItem.objects.filter(shopping_list_id__in=list(list_of.values())).values_list(
+                    "pk", "shopping_list_id", "product_id", "kind", "state"
                 )
-            on_list = kept_products | {p for p, _, _ in chosen}
-            # Decided (ticked / not this time) model items stay until the next shop even
-            # when today's forecast no longer lists them: the shopper already acted on them.
-            for product_id, state in decided.items():
-                if product_id not in on_list and product_id not in never[uid]:
-                    to_create.append(
-                        ListItem(
-                            shopping_list=shopping_list,
-                            product_id=product_id,
-                            kind=ListItem.Kind.PREDICTED,
-                            quantity=Decimal("1"),
-                            department_id=department_of.get(product_id),
-                            state=state,
-                            added_by=ListItem.AddedBy.MODEL,
-                        )
-                    )
-                    on_list.add(product_id)
-            if rules is not None and len(rules) and on_list:
-                together = rules_api.complete_list(
-                    rules,
-                    sorted(on_list),
-                    exclude=sorted(on_list | never[uid] | held[uid]),
-                    top_n=TOGETHER_ITEMS,
-                )
-                for row in together.itertuples(index=False):
-                    to_create.append(
-                        ListItem(
-                            shopping_list=shopping_list,
-                            product_id=int(row.product_id),
-                            kind=ListItem.Kind.TOGETHER,
-                            quantity=Decimal("1"),
-                            department_id=department_of.get(int(row.product_id)),
-                            added_by=ListItem.AddedBy.MODEL,
-                            probability=float(row.confidence),
-                            because_of_id=int(row.because_of),
-                        )
-                    )
-            shopping_list.for_trip_on = max(
-                _local_date(shopper.next_trip_at, shopper.tz)
-                or as_of.astimezone(shopper.tz).date(),
-                as_of.astimezone(shopper.tz).date(),
-            )
-            shopping_list.typical_basket_size = shopper.basket_size
-            shopping_list.computed_at = as_of
-            shopping_list.status = ShoppingList.Status.FRESH
-            shopping_list.status_changed_at = timezone.now()
+            ),
+            columns=["pk", "list_id", "product_id", "kind", "state"],
+        )
+        user_of_list = {pk: uid for uid, pk in list_of.items()}
+        items["user_id"] = items["list_id"].map(user_of_list)
 
+        shops = _first_shops_after(history=history, users=users, lists=lists)
+        snapshots = _score_last_lists(items=items, lists=lists, shops=shops)
+        new_shop = items["user_id"].isin(list(shops))
+        is_own = items["kind"] == ListItem.Kind.OWN
+        is_open = items["state"] == ListItem.State.OPEN
+        # After a shop the trip is over: ticked own items go, open ones stay, and the
+        # model's items start afresh. Before it, every decision on a model item carries.
+        drop_own = items[is_own & new_shop & ~is_open]
+        kept_own = items[is_own & ~(new_shop & ~is_open)]
+        decided = items[~is_own & ~new_shop & ~is_open & items["product_id"].notna()]
+        decided = decided[["user_id", "product_id", "state"]].astype({"product_id": "int64"})
+        kept_products = _pairs(
+            kept_own.loc[kept_own["product_id"].notna(), ["user_id", "product_id"]]
+        )
+        blocked = pd.concat([never, held, kept_products], ignore_index=True)
+
+        chosen = _choose_predicted(
+            predictions=predictions, users=users, blocked=blocked, decided=decided, payload=payload
+        )
+        # Decided (ticked / not this time) model items stay until the next shop even when
+        # today's forecast no longer lists them: the shopper already acted on them.
+        carried = _anti_join(_anti_join(decided, chosen), never)
+        chosen = chosen.merge(decided, on=["user_id", "product_id"], how="left")
+        chosen["state"] = chosen["state"].fillna(ListItem.State.OPEN)
+        carried = carried.assign(probability=np.nan, quantity=1.0, because_of=np.nan)
+        on_list = pd.concat(
+            [chosen[["user_id", "product_id"]], carried[["user_id", "product_id"]], kept_products],
+            ignore_index=True,
+        )
+        together = _together(
+            rules=payload.get("rules") if rules_api is not None else None,
+            on_list=on_list,
+            exclude=pd.concat([on_list, never, held], ignore_index=True),
+        )
+        new_items = pd.concat(
+            [
+                chosen.assign(kind=ListItem.Kind.PREDICTED, because_of=np.nan),
+                carried.assign(kind=ListItem.Kind.PREDICTED),
+                together.assign(
+                    kind=ListItem.Kind.TOGETHER, state=ListItem.State.OPEN, quantity=1.0
+                ),
+            ],
+            ignore_index=True,
+        )
         clock.lap("build_lists")
-        ListItem.objects.filter(pk__in=to_delete).delete()
+
+        ListItem.objects.filter(pk__in=drop_own["pk"].tolist()).delete()
         ListItem.objects.filter(
-            shopping_list__in=list(lists.values()),
+            shopping_list_id__in=list(list_of.values()),
             kind__in=[ListItem.Kind.PREDICTED, ListItem.Kind.TOGETHER],
         ).delete()
-        ListItem.objects.bulk_create(to_create, batch_size=2000)
+        _insert_items(new_items=new_items, list_of=list_of)
         ListSnapshot.objects.bulk_create(snapshots)
-        ShoppingList.objects.bulk_update(
-            list(lists.values()),
-            ["for_trip_on", "typical_basket_size", "computed_at", "status", "status_changed_at"],
-            batch_size=1000,
-        )
-    return len(shoppers), n_forecasts
+        _update_lists(users=users, lists=lists, as_of=as_of)
+    return len(uids), n_forecasts
 
 
-def _write_forecasts(
-    *, shoppers: dict[int, _Shopper], as_of: datetime, never: dict[int, set[int]]
-) -> int:
+FORECAST_COLUMNS = [
+    "user_id",
+    "product_id",
+    "probability",
+    "expected_quantity",
+    "expected_date",
+    "n_purchases",
+    "first_bought",
+    "last_bought",
+    "interval_days",
+    "source",
+    "rank",
+    "computed_at",
+]
+
+
+def _write_forecasts(*, predictions: pd.DataFrame, tz_of: dict[int, str], as_of: datetime) -> int:
     """Upsert on (user, product), then drop the rows this refresh did not produce."""
-    rows: list[Forecast] = []
-    for uid, shopper in shoppers.items():
-        frame = shopper.forecasts
-        if frame.empty:
-            continue
-        blocked = never[uid]
-        for r in frame.itertuples(index=False):
-            product_id = int(r.product_id)
-            if product_id in blocked:
-                continue
-            rows.append(
-                Forecast(
-                    user_id=uid,
-                    product_id=product_id,
-                    probability=float(r.probability),
-                    expected_quantity=_quantity(r.expected_quantity),
-                    expected_date=_local_date(r.expected_date, shopper.tz),
-                    n_purchases=int(r.n_purchases or 0),
-                    first_bought=_local_date(r.first_bought, shopper.tz),
-                    last_bought=_local_date(r.last_bought, shopper.tz),
-                    interval_days=None if pd.isna(r.interval_days) else float(r.interval_days),
-                    source=str(r.source),
-                    rank=int(r.rank),
-                    computed_at=as_of,
-                )
-            )
-    Forecast.objects.bulk_create(
-        rows,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["user", "product"],
-        update_fields=[
-            "probability",
-            "expected_quantity",
-            "expected_date",
-            "n_purchases",
-            "first_bought",
-            "last_bought",
-            "interval_days",
-            "source",
-            "rank",
-            "computed_at",
-        ],
+    p = predictions
+    frame = pd.DataFrame(
+        {
+            "user_id": p["user_id"].astype(int),
+            "product_id": p["product_id"].astype(int),
+            "probability": p["probability"].astype(float),
+            "expected_quantity": _quantities(p["expected_quantity"]),
+            "expected_date": _local_dates(p["expected_date"], p["user_id"], tz_of),
+            "n_purchases": p["n_purchases"].fillna(0).astype(int),
+            "first_bought": _local_dates(p["first_bought"], p["user_id"], tz_of),
+            "last_bought": _local_dates(p["last_bought"], p["user_id"], tz_of),
+            "interval_days": p["interval_days"].astype(float),
+            "source": p["source"].astype(str),
+            "rank": p["rank"].astype(int),
+        }
     )
-    Forecast.objects.filter(user_id__in=list(shoppers)).exclude(computed_at=as_of).delete()
+    frame["computed_at"] = as_of
+    rows = _records(frame[FORECAST_COLUMNS])
+    if connection.vendor == "postgresql":
+        _upsert_forecasts_postgres(rows)
+    else:
+        Forecast.objects.bulk_create(
+            [
+                Forecast(
+                    **_decimal_quantity(
+                        dict(zip(FORECAST_COLUMNS, r, strict=True)), "expected_quantity"
+                    )
+                )
+                for r in rows
+            ],
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["user", "product"],
+            update_fields=FORECAST_COLUMNS[2:],
+        )
+    users = sorted(tz_of)
+    Forecast.objects.filter(user_id__in=users).exclude(computed_at=as_of).delete()
     return len(rows)
+
+
+def _records(frame: pd.DataFrame) -> list[tuple]:
+    """Plain Python tuples with None for missing values, ready for COPY or the ORM."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return list(clean.itertuples(index=False, name=None))
+
+
+def _decimal_quantity(values: dict[str, Any], key: str) -> dict[str, Any]:
+    values[key] = Decimal(str(values[key]))
+    return values
+
+
+def _upsert_forecasts_postgres(rows: list[tuple]) -> None:
+    """COPY into a staging table, then one INSERT ... ON CONFLICT on (user, product)."""
+    table = Forecast._meta.db_table
+    columns = ", ".join(f'"{c}"' for c in FORECAST_COLUMNS)
+    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in FORECAST_COLUMNS[2:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE forecast_stage ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY forecast_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM forecast_stage "  # noqa: S608
+            f"ON CONFLICT (user_id, product_id) DO UPDATE SET {updates}"
+        )
+        cursor.execute("DROP TABLE forecast_stage")
+
+
+ITEM_COLUMNS = [
+    "shopping_list_id",
+    "product_id",
+    "free_text",
+    "kind",
+    "quantity",
+    "department_id",
+    "state",
+    "added_by",
+    "probability",
+    "because_of_id",
+    "created_at",
+]
+
+
+def _insert_items(*, new_items: pd.DataFrame, list_of: dict[int, int]) -> None:
+    if new_items.empty:
+        return
+    departments = dict(
+        Product.objects.filter(pk__in=new_items["product_id"].unique().tolist())
+        .exclude(category__isnull=True)
+        .values_list("pk", "category__department_id")
+    )
+    frame = pd.DataFrame(
+        {
+            "shopping_list_id": new_items["user_id"].map(list_of).astype(int),
+            "product_id": new_items["product_id"].astype(int),
+            "free_text": "",
+            "kind": new_items["kind"],
+            "quantity": _quantities(new_items["quantity"]),
+            "department_id": new_items["product_id"].map(departments).astype("Int64"),
+            "state": new_items["state"],
+            "added_by": ListItem.AddedBy.MODEL,
+            "probability": new_items["probability"].astype(float),
+            "because_of_id": new_items["because_of"].astype("Int64"),
+            "created_at": timezone.now(),
+        }
+    )
+    rows = _records(frame[ITEM_COLUMNS])
+    if connection.vendor == "postgresql":
+        columns = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+        with connection.cursor() as cursor:
+            table = ListItem._meta.db_table
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        ListItem.objects.bulk_create(
+            [
+                ListItem(**_decimal_quantity(dict(zip(ITEM_COLUMNS, r, strict=True)), "quantity"))
+                for r in rows
+            ],
+            batch_size=2000,
+        )
+
+
+def _update_lists(*, users: pd.DataFrame, lists: dict[int, ShoppingList], as_of: datetime) -> None:
+    """Trip date, basket size, computed_at = as_of and status fresh, for every list at once."""
+    tz_of = dict(zip(users["user_id"], users["time_zone"], strict=True))
+    trip_dates = _local_dates(users["next_trip_at"], users["user_id"], tz_of)
+    now = timezone.now()
+    rows = []
+    for uid, trip, size in zip(
+        users["user_id"], trip_dates, users["typical_basket_size"], strict=True
+    ):
+        today = as_of.astimezone(zoneinfo.ZoneInfo(tz_of[uid])).date()
+        basket = None if size is None or pd.isna(size) else int(round(float(size)))
+        rows.append((lists[uid].pk, max(trip or today, today), basket))
+    if connection.vendor == "postgresql":
+        table = ShoppingList._meta.db_table
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 2000):
+                chunk = rows[start : start + 2000]
+                values = ", ".join(["(%s, %s::date, %s::integer)"] * len(chunk))
+                cursor.execute(
+                    f"UPDATE {table} AS l SET for_trip_on = v.trip, "  # noqa: S608
+                    f"typical_basket_size = v.size, computed_at = %s, status = %s, "
+                    f"status_changed_at = %s FROM (VALUES {values}) AS v(id, trip, size) "
+                    f"WHERE l.id = v.id",
+                    [as_of, ShoppingList.Status.FRESH, now, *[x for r in chunk for x in r]],
+                )
+        return
+    by_pk = {sl.pk: sl for sl in lists.values()}
+    for pk, trip, basket in rows:
+        sl = by_pk[pk]
+        sl.for_trip_on, sl.typical_basket_size = trip, basket
+        sl.computed_at, sl.status, sl.status_changed_at = as_of, ShoppingList.Status.FRESH, now
+    ShoppingList.objects.bulk_update(
+        list(by_pk.values()),
+        ["for_trip_on", "typical_basket_size", "computed_at", "status", "status_changed_at"],
+        batch_size=500,
+    )
 
 
 def _lists_for(user_ids: list[int]) -> dict[int, ShoppingList]:
@@ -594,23 +705,25 @@ def _lists_for(user_ids: list[int]) -> dict[int, ShoppingList]:
     )
     return {
         sl.user_id: sl
-        for sl in ShoppingList.objects.select_for_update().filter(user_id__in=user_ids)
+        for sl in ShoppingList.objects.select_for_update()
+        .filter(user_id__in=user_ids)
+        .only("pk", "user_id", "computed_at")
     }
 
 
 def _first_shops_after(
-    *, history: pd.DataFrame, shoppers: dict[int, _Shopper], lists: dict[int, ShoppingList]
+    *, history: pd.DataFrame, users: pd.DataFrame, lists: dict[int, ShoppingList]
 ) -> dict[int, tuple[datetime, set[int]]]:
     """For each list made before a shop: that first shop's time and products."""
+    customer_of = dict(zip(users["user_id"], users["customer_id"], strict=True))
     made = {
-        s.customer_id: lists[uid].computed_at
-        for uid, s in shoppers.items()
-        if lists[uid].computed_at is not None
+        customer_of[uid]: sl.computed_at
+        for uid, sl in lists.items()
+        if sl.computed_at is not None and uid in customer_of
     }
     if not made or history.empty:
         return {}
-    made_at = pd.Series(made, name="made_at")
-    made_at = pd.to_datetime(made_at, utc=True)
+    made_at = pd.to_datetime(pd.Series(made, name="made_at"), utc=True)
     frame = history[["customer_id", "order_id", "product_id", "placed_at"]].join(
         made_at, on="customer_id", how="inner"
     )
@@ -618,130 +731,134 @@ def _first_shops_after(
     if after.empty:
         return {}
     first = after.sort_values(["placed_at", "order_id"]).drop_duplicates("customer_id")
-    user_of = {s.customer_id: uid for uid, s in shoppers.items()}
-    result: dict[int, tuple[datetime, set[int]]] = {}
-    for row in first.itertuples(index=False):
-        products = set(after.loc[after["order_id"] == row.order_id, "product_id"].astype(int))
-        result[user_of[int(row.customer_id)]] = (row.placed_at.to_pydatetime(), products)
-    return result
+    bought = after[after["order_id"].isin(first["order_id"])].groupby("customer_id")["product_id"]
+    products = bought.agg(lambda ids: {int(i) for i in ids})
+    user_of = {c: u for u, c in customer_of.items()}
+    return {
+        user_of[int(row.customer_id)]: (
+            row.placed_at.to_pydatetime(),
+            products[int(row.customer_id)],
+        )
+        for row in first.itertuples(index=False)
+    }
 
 
-def _score_last_list(*, shopping_list: ShoppingList, items: list[ListItem]) -> ListSnapshot | None:
-    """The list as it stood (minus what the shopper said not to buy), ready to be scored."""
-    products = sorted(
-        {
-            item.product_id
-            for item in items
-            if item.product_id
-            and item.state != ListItem.State.SKIPPED
-            and item.kind != ListItem.Kind.TOGETHER
-        }
-    )
-    if not products:
-        return None
-    return ListSnapshot(
-        user_id=shopping_list.user_id,
-        list_computed_at=shopping_list.computed_at,
-        product_ids=products,
-        shop_at=shopping_list.computed_at,
-        n_items=len(products),
-        n_bought=0,
-    )
-
-
-def _sort_existing(
-    *, items: list[ListItem], new_shop: bool
-) -> tuple[list[ListItem], list[ListItem], dict[int, str]]:
-    """Split a list's items into own items kept, own items dropped, and decisions to carry.
-
-    After a shop the trip is over: ticked own items go, open ones stay, and the model's
-    items start afresh. Before it, every decision on a model item carries over.
-    """
-    keep: list[ListItem] = []
-    drop: list[ListItem] = []
-    decided: dict[int, str] = {}
-    for item in items:
-        if item.kind == ListItem.Kind.OWN:
-            if new_shop and item.state != ListItem.State.OPEN:
-                drop.append(item)
-            else:
-                keep.append(item)
-        elif not new_shop and item.product_id and item.state != ListItem.State.OPEN:
-            decided[item.product_id] = item.state
-    return keep, drop, decided
+def _score_last_lists(
+    *,
+    items: pd.DataFrame,
+    lists: dict[int, ShoppingList],
+    shops: dict[int, tuple[datetime, set[int]]],
+) -> list[ListSnapshot]:
+    """The lists as they stood before a shop (minus "not this time"), scored against it."""
+    snapshots = []
+    for uid, (shop_at, bought) in shops.items():
+        mine = items[
+            (items["user_id"] == uid)
+            & items["product_id"].notna()
+            & (items["state"] != ListItem.State.SKIPPED)
+            & (items["kind"] != ListItem.Kind.TOGETHER)
+        ]
+        products = sorted({int(p) for p in mine["product_id"]})
+        if not products:
+            continue
+        snapshots.append(
+            ListSnapshot(
+                user_id=uid,
+                list_computed_at=lists[uid].computed_at,
+                product_ids=products,
+                shop_at=shop_at,
+                n_items=len(products),
+                n_bought=len(set(products) & bought),
+            )
+        )
+    return snapshots
 
 
 def _choose_predicted(
     *,
-    shopper: _Shopper,
-    blocked: set[int],
-    decided: dict[int, str],
-    popular: pd.DataFrame | None,
-) -> list[tuple[int, float | None, Decimal]]:
-    """The model's items for this trip: confident personal ones, or labelled popular ones."""
-    frame = shopper.forecasts
-    chosen: list[tuple[int, float | None, Decimal]] = []
-    seen: set[int] = set()
-    size = _list_size(shopper.basket_size)
-    if not frame.empty:
-        personal = frame[
-            (frame["source"] == "personal") & (frame["probability"] >= MAYBE_CONFIDENCE)
-        ]
-        for r in personal.itertuples(index=False):
-            pid = int(r.product_id)
-            if pid in blocked or pid in seen:
-                continue
-            if len(chosen) >= size and pid not in decided:
-                continue
-            chosen.append((pid, float(r.probability), _quantity(r.expected_quantity)))
-            seen.add(pid)
-    if len(chosen) >= MIN_PERSONAL_ITEMS:
-        return chosen
-    # The model adds "popular" rows only for shoppers with too few baskets to know.
-    # A new shopper: suggest what is popular, flagged as such, never as their own cadence.
-    candidates: list[tuple[int, float | None]] = []
-    if not frame.empty:
-        candidates += [
-            (int(r.product_id), float(r.probability))
-            for r in frame[frame["source"] == "popular"].itertuples(index=False)
-        ]
-    if not candidates and frame.empty and popular is not None and len(popular):
-        # No history at all (not even a row from the model): the fitted popular list.
-        candidates += [(int(p), None) for p in popular["product_id"]]
-    n_popular = 0
-    for pid, probability in candidates:
-        if n_popular >= POPULAR_FILL:
-            break
-        if pid in blocked or pid in seen:
-            continue
-        chosen.append((pid, probability, Decimal("1")))
-        seen.add(pid)
-        n_popular += 1
-    return chosen
+    predictions: pd.DataFrame,
+    users: pd.DataFrame,
+    blocked: pd.DataFrame,
+    decided: pd.DataFrame,
+    payload: dict[str, Any],
+) -> pd.DataFrame:
+    """The model's items for this trip, for every shopper at once.
 
-
-def _departments(*, shoppers: dict[int, _Shopper], payload: dict[str, Any]) -> dict[int, int]:
-    """Product → department for every product a list might hold, in one query."""
-    ids: set[int] = set()
-    for shopper in shoppers.values():
-        if not shopper.forecasts.empty:
-            ids.update(int(p) for p in shopper.forecasts["product_id"])
-    popular = payload.get("popular")
-    if popular is not None and len(popular):
-        ids.update(int(p) for p in popular["product_id"])
-    rules = payload.get("rules")
-    if rules is not None and len(rules):
-        ids.update(int(p) for p in rules["consequent"])
-    ids.update(
-        ItemAction.objects.filter(user_id__in=list(shoppers)).values_list("product_id", flat=True)
+    Personal forecasts at or above MAYBE_CONFIDENCE, best first, up to about one and a
+    quarter typical baskets (decided items always stay). A shopper with fewer than
+    MIN_PERSONAL_ITEMS gets the model's "popular" rows for new shoppers, labelled as such;
+    one with no rows at all gets the fitted popular list.
+    """
+    columns = ["user_id", "product_id", "probability", "quantity"]
+    size = pd.Series(
+        [_list_size(s) for s in users["typical_basket_size"]], index=users["user_id"].to_numpy()
     )
-    return {
-        pid: dept
-        for pid, dept in Product.objects.filter(pk__in=ids).values_list(
-            "pk", "category__department_id"
+    p = _anti_join(predictions, blocked)
+    personal = p[(p["source"] == "personal") & (p["probability"] >= MAYBE_CONFIDENCE)]
+    personal = personal.sort_values(["user_id", "rank"], kind="mergesort")
+    position = personal.groupby("user_id").cumcount()
+    is_decided = pd.MultiIndex.from_arrays([personal["user_id"], personal["product_id"]]).isin(
+        pd.MultiIndex.from_arrays([decided["user_id"], decided["product_id"]])
+    )
+    personal = personal[(position < personal["user_id"].map(size)) | is_decided]
+    personal = personal.assign(quantity=personal["expected_quantity"])[columns]
+
+    counts = personal.groupby("user_id").size().reindex(size.index, fill_value=0)
+    needy = counts[counts < MIN_PERSONAL_ITEMS].index
+    popular = p[(p["source"] == "popular") & p["user_id"].isin(needy)]
+    popular = _anti_join(popular, personal).sort_values(["user_id", "rank"], kind="mergesort")
+    popular = popular[popular.groupby("user_id").cumcount() < POPULAR_FILL]
+    popular = popular.assign(quantity=1.0)[columns]
+
+    fitted = payload.get("popular")
+    no_rows = [u for u in needy if u not in set(predictions["user_id"])]
+    fallback = pd.DataFrame(columns=columns)
+    if no_rows and fitted is not None and len(fitted):
+        # No history at all (not even a row from the model): the fitted popular list.
+        top = fitted["product_id"].astype("int64").to_numpy()
+        fallback = pd.DataFrame(
+            {
+                "user_id": np.repeat(np.array(no_rows, dtype="int64"), len(top)),
+                "product_id": np.tile(top, len(no_rows)),
+                "probability": np.nan,
+                "quantity": 1.0,
+            }
         )
-        if dept is not None
-    }
+        fallback = _anti_join(fallback, blocked)
+        fallback = fallback[fallback.groupby("user_id").cumcount() < POPULAR_FILL]
+    frames = [f for f in (personal, popular, fallback) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns).astype({"user_id": "int64", "product_id": "int64"})
+    return pd.concat(frames, ignore_index=True).astype({"user_id": "int64", "product_id": "int64"})
+
+
+def _together(
+    *, rules: pd.DataFrame | None, on_list: pd.DataFrame, exclude: pd.DataFrame
+) -> pd.DataFrame:
+    """ "Often bought together" for every list at once: the batch form of rules.complete_list.
+
+    For each list, the rules whose antecedent is on it and whose consequent is not (nor
+    never, nor held); each consequent once, by its most confident rule; the best few.
+    """
+    columns = ["user_id", "product_id", "probability", "because_of"]
+    if rules is None or not len(rules) or on_list.empty:
+        return pd.DataFrame(columns=columns)
+    r = rules[["antecedent", "consequent", "confidence"]].astype(
+        {"antecedent": "int64", "consequent": "int64"}
+    )
+    cand = on_list.merge(r, left_on="product_id", right_on="antecedent")
+    cand = _anti_join(cand, exclude, product="consequent")
+    cand = cand.sort_values(["user_id", "confidence", "consequent"], ascending=[True, False, True])
+    cand = cand.drop_duplicates(["user_id", "consequent"])
+    cand = cand[cand.groupby("user_id").cumcount() < TOGETHER_ITEMS]
+    return pd.DataFrame(
+        {
+            "user_id": cand["user_id"].astype("int64"),
+            "product_id": cand["consequent"].astype("int64"),
+            "probability": cand["confidence"].astype(float),
+            "because_of": cand["antecedent"].astype("int64"),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- status
