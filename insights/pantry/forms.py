@@ -37,6 +37,15 @@ class PantrySettingsForm(forms.ModelForm):
             "quiet_hours_start": _("No reminder e-mail between these times (your time zone)."),
         }
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("quiet_hours_start"), cleaned.get("quiet_hours_end")
+        if (start is None) != (end is None):
+            raise forms.ValidationError(
+                _("Give both ends of the quiet hours, or leave both empty for none.")
+            )
+        return cleaned
+
     def clean_due_soon_days(self) -> int:
         value = self.cleaned_data["due_soon_days"]
         if value > 14:

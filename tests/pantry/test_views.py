@@ -352,3 +352,21 @@ def test_building_many_pantries_skips_shoppers_without_consent(alice, charlie):
         OrderLineFactory(order=order, product=yoghurt())
     assert services.build_pantries(user_ids=[alice.pk, charlie.pk]) == 1
     assert list(PantryItem.objects.values_list("user_id", flat=True)) == [alice.pk]
+
+
+def test_quiet_hours_need_both_ends(pantry_client, alice):
+    pantry_client.post(
+        reverse("pantry:settings"),
+        {"due_soon_days": "3", "quiet_hours_start": "22:00", "quiet_hours_end": ""},
+    )
+    pantry_settings = services.get_settings(alice)
+    assert (pantry_settings.due_soon_days, pantry_settings.quiet_hours_end) == (
+        2,
+        datetime(2026, 1, 1, 8).time(),
+    )
+    pantry_client.post(
+        reverse("pantry:settings"),
+        {"due_soon_days": "3", "quiet_hours_start": "", "quiet_hours_end": ""},
+    )
+    pantry_settings.refresh_from_db()
+    assert (pantry_settings.due_soon_days, pantry_settings.quiet_hours_start) == (3, None)
