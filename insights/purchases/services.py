@@ -419,8 +419,15 @@ def _write(
     order_customer: np.ndarray,
     line_product: np.ndarray,
 ) -> None:
-    order_ids = _reserve_order_ids(len(orders))
+    # Rows go in (customer, placed_at) order with ids ascending along it: every index of
+    # the line table then grows at its right edge instead of at random leaves, and a
+    # shopper's lines sit together on disk, which is how history is read.
     line_order = lines["order"].to_numpy()
+    order_sort = np.lexsort((orders["placed_us"].to_numpy(), order_customer))
+    rank = np.empty(len(orders), dtype="int64")
+    rank[order_sort] = np.arange(len(orders))
+    order_ids = np.sort(_reserve_order_ids(len(orders)))[rank]
+    line_sort = np.lexsort((lines["line_no"].to_numpy(), rank[line_order]))
     placed = pa.array(orders["placed_us"].to_numpy(), type=pa.timestamp("us", tz="UTC"))
     received_us = int(timezone.now().timestamp() * 1_000_000)
     order_table = pa.table(
@@ -441,7 +448,7 @@ def _write(
                 np.full(len(orders), received_us), type=pa.timestamp("us", tz="UTC")
             ),
         }
-    )
+    ).take(order_sort)
     line_table = pa.table(
         {
             "order": order_ids[line_order],
@@ -455,7 +462,7 @@ def _write(
             "discount": _decimal(lines["discount_cents"].to_numpy(), 2),
             "coupon_discount": _decimal(lines["coupon_cents"].to_numpy(), 2),
         }
-    )
+    ).take(line_sort)
     if connection.vendor == "postgresql":
         _copy(Order, ORDER_FIELDS, order_table)
         _copy(OrderLine, LINE_FIELDS, line_table)
