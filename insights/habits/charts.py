@@ -175,20 +175,23 @@ def bar_list(
 ) -> SafeString:
     """Horizontal bars with their labels: the category split, top products."""
     rows = rows[:limit]
-    width, row_h, label_w = 640, 30, 230
+    # Narrow on purpose: a phone shows it whole with readable text; a desktop scales it up.
+    width, row_h, label_w = 400, 26, 140
     height = max(row_h * len(rows) + 8, row_h)
     top_value = max((float(r[value_key]) for r in rows), default=0) or 1.0
     body = []
     for index, row in enumerate(rows):
         y = 4 + index * row_h
-        w = float(row[value_key]) / top_value * (width - label_w - 90)
+        w = float(row[value_key]) / top_value * (width - label_w - 95)
         text = value_text(row)
+        label = str(row[label_key])
+        short = label if len(label) <= 22 else label[:21] + "…"
         body.append(
             f'<a href="{escape(url_for(row))}">'
-            f'<text class="bar-label" x="0" y="{y + 19}">{escape(str(row[label_key])[:32])}</text>'
+            f'<text class="bar-label" x="0" y="{y + 17}">{escape(short)}</text>'
             f'<rect class="bar s{index % 7 + 1}" x="{label_w}" y="{y + 5}" width="{max(w, 2):.1f}" '
-            f'height="{row_h - 10}"><title>{escape(str(row[label_key]))}: {escape(text)}</title>'
-            f'</rect><text class="bar-value" x="{label_w + max(w, 2) + 6:.1f}" y="{y + 19}">'
+            f'height="{row_h - 10}"><title>{escape(label)}: {escape(text)}</title>'
+            f'</rect><text class="bar-value" x="{label_w + max(w, 2) + 5:.1f}" y="{y + 17}">'
             f"{escape(text)}</text></a>"
         )
     return _svg(chart_id, title, width, height, body)

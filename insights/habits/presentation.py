@@ -29,7 +29,20 @@ def highlight_text(highlight: HabitHighlight, currency: str) -> dict[str, str]:
             "before": charts.money(p["before"]),
             "currency": currency,
         }
-        if highlight.kind == "category_up":
+        if highlight.kind == "category_down" and not float(p["now"]):
+            text = _(
+                "You bought no %(category)s this period, against %(before)s %(currency)s "
+                "the period before."
+            )
+        elif highlight.kind == "category_up" and not float(p["before"]):
+            text = _("You spent %(now)s %(currency)s on %(category)s, new this period.")
+        elif highlight.kind == "category_up" and p["percent"] >= 200:
+            values["times"] = f"{float(p['now']) / float(p['before']):.1f}"
+            text = _(
+                "You spent %(times)s times as much on %(category)s: %(now)s %(currency)s, "
+                "against %(before)s %(currency)s the period before."
+            )
+        elif highlight.kind == "category_up":
             text = _(
                 "You spent %(percent)s%% more on %(category)s: %(now)s %(currency)s, "
                 "against %(before)s %(currency)s the period before."

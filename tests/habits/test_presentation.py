@@ -1,0 +1,68 @@
+"""Highlight sentences and chart markup: what the shopper reads, and what the CSP allows."""
+
+import re
+
+from insights.habits import charts
+from insights.habits.models import HabitHighlight
+from insights.habits.presentation import highlight_text
+
+WINDOWS = {
+    "window_start": "2026-10-04",
+    "window_end": "2026-10-31",
+    "previous_start": "2026-09-06",
+    "previous_end": "2026-10-03",
+}
+
+
+def text_of(kind: str, **params) -> dict[str, str]:
+    return highlight_text(HabitHighlight(kind=kind, params={**WINDOWS, **params}), "SEK")
+
+
+def test_a_rise_says_how_much_and_what_it_compares():
+    out = text_of("category_up", category="Snacks", percent=23, now=123.0, before=100.0)
+    assert out["text"] == (
+        "You spent 23% more on Snacks: 123.00 SEK, against 100.00 SEK the period before."
+    )
+    assert out["compares"] == "Compares 4 Oct 2026 – 31 Oct 2026 with 6 Sep 2026 – 3 Oct 2026."
+
+
+def test_a_large_rise_is_told_as_times_as_much_and_a_drop_to_nothing_plainly():
+    rise = text_of("category_up", category="Juice", percent=774, now=24.39, before=2.79)
+    assert rise["text"].startswith("You spent 8.7 times as much on Juice")
+    drop = text_of("category_down", category="Seafood", percent=100, now=0.0, before=39.42)
+    assert drop["text"] == "You bought no Seafood this period, against 39.42 SEK the period before."
+
+
+def test_a_weekday_shift_names_the_days():
+    out = text_of("weekday_shift", new_weekday=5, old_weekday=3, share_now=60, share_before=10)
+    assert out["text"].startswith("You now shop mostly on Saturday instead of Thursday: 60%")
+
+
+def test_a_new_favourite_counts_times_and_weeks():
+    out = text_of("new_favourite", product="Oat milk", times=6, weeks=5, before=0)
+    assert out["text"] == "A new favourite: Oat milk, 6 times in 5 weeks."
+    assert "against 0 trips with it ever before" in out["compares"]
+
+
+def test_charts_have_titles_links_and_no_style_attributes(settings):
+    matrix = [[0] * 24 for _ in range(7)]
+    matrix[5][10] = 4
+    svg = str(charts.heatmap(matrix, "2026-10-04", "2026-10-31", "/history/"))
+    assert svg.count("<rect") == 168
+    assert 'aria-labelledby="chart-heatmap-title"' in svg
+    assert "<title>Sat 10:00: 4 trips</title>" in svg
+    assert svg.count("<a href") == 1  # only hours with trips narrow the history
+    assert "weekday=5&amp;hour=10&amp;from=2026-10-04&amp;to=2026-10-31" in svg
+    assert "style=" not in svg
+    monthly = [
+        {"month": "2026-10", "department_id": 7, "department": "Dairy <b>", "spend": "12.50"}
+    ]
+    svg = str(charts.monthly_spend(monthly, "SEK", "/history/"))
+    assert "Dairy &lt;b&gt;, 2026-10: 12.50 SEK" in svg
+    assert re.search(r'href="/history/\?department=7&amp;from=2026-10-01&amp;to=2026-10-31"', svg)
+
+
+def test_the_heat_scale_has_an_empty_step_and_five_shades():
+    assert charts.heat_class(0, 10) == "h0"
+    assert charts.heat_class(1, 10) == "h1"
+    assert charts.heat_class(10, 10) == "h5"
