@@ -16,16 +16,22 @@ Two sources of pantries:
 
 The job then runs twice at 10:00 Stockholm time on the as-of date: the first run creates
 the notifications and sends the digests (to an in-memory mailbox), the second must create
-and send nothing. Use your own database (DATABASE_URL=.../kvitto_<you>): synthetic rows
-are written for real; `--reset` deletes the bench's shoppers first.
+and send nothing. Rows are written for real: use `--throwaway` (a fresh PostgreSQL database,
+dropped afterwards) or your own DATABASE_URL; `--reset` deletes synthetic shoppers first.
 """
 
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -38,7 +44,11 @@ from accounts.purposes import EMAIL, PANTRY
 from insights.catalog.models import Category, Department, Product
 from insights.pantry import services, shelf_life
 from insights.pantry.models import DigestLog, Notification, PantryItem, PantrySettings
-from insights.purchases.management.commands.bench_ingest import transactions_path
+from insights.purchases.management.commands.bench_ingest import (
+    DEFAULT_POSTGRES_URL,
+    _create_postgres_db,
+    transactions_path,
+)
 from insights.purchases.models import OrderLine
 
 # Logins the bench creates: synthetic households, and logins for ingested customers.
@@ -100,8 +110,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="Delete the synthetic shoppers first."
         )
+        parser.add_argument(
+            "--throwaway",
+            action="store_true",
+            help="Run in a fresh PostgreSQL database created on --postgres-url and dropped after.",
+        )
+        parser.add_argument(
+            "--postgres-url",
+            default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+            help=f"Server for --throwaway (default {DEFAULT_POSTGRES_URL} or $BENCH_POSTGRES_URL).",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
+        if options["throwaway"]:
+            self._run_in_throwaway_database(options)
+            return
         if options["reset"]:
             deleted = User.objects.filter(email__endswith=f"@{SYNTHETIC_DOMAIN}").delete()
             self.stdout.write(f"Deleted bench shoppers: {deleted[0]} rows")
@@ -136,6 +159,34 @@ class Command(BaseCommand):
                     f"{stats.notifications} notifications, {stats.digests} digests, "
                     f"{stats.skipped_quiet} held for quiet hours"
                 )
+
+    def _run_in_throwaway_database(self, options: dict) -> None:
+        """Migrate a fresh database and run this command in a child process pointed at it,
+        so the database the project is configured with is never touched."""
+        url, drop = _create_postgres_db(options["postgres_url"])
+        argv = ["--email-share", str(options["email_share"])]
+        argv += ["--chunk-size", str(options["chunk_size"])]
+        argv += ["--from-orders"] * options["from_orders"] + ["--ingest"] * options["ingest"]
+        if options["households"]:
+            argv += ["--households", str(options["households"])]
+        if options["as_of"]:
+            argv += ["--as-of", options["as_of"].isoformat()]
+        try:
+            with tempfile.TemporaryDirectory(prefix="kvitto-bench-") as var_dir:
+                env = {**os.environ, "DATABASE_URL": url, "KVITTO_VAR_DIR": var_dir}
+                env.setdefault("SECRET_KEY", "bench-only")
+                manage = str(Path(settings.BASE_DIR) / "manage.py")
+                for command in (["migrate", "--noinput", "-v0"], ["bench_reminders", *argv]):
+                    self.stdout.write(f"$ manage.py {' '.join(command)}")
+                    self.stdout.flush()
+                    # Our own manage.py with this command's own arguments.
+                    completed = subprocess.run(  # noqa: S603
+                        [sys.executable, manage, *command], env=env, check=False
+                    )
+                    if completed.returncode != 0:
+                        raise CommandError(f"{command[0]} failed in the throwaway database")
+        finally:
+            drop()
 
     def _grant(self, user_ids: list[int], email_share: float) -> None:
         texts = {p: current_text(p) for p in (PANTRY, EMAIL)}
