@@ -484,7 +484,12 @@ def _reserve_order_ids(count: int) -> np.ndarray:
         # SQLite: the transaction already holds the write lock (transaction_mode IMMEDIATE),
         # so no other writer can take these ids; a clash would still fail on the primary
         # key and be retried.
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+        # Past AUTOINCREMENT's high-water mark too, so a deleted order's id is never reused.
+        cursor.execute(
+            f"SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM {table} "  # noqa: S608
+            "UNION ALL SELECT seq FROM sqlite_sequence WHERE name = %s)",
+            [Order._meta.db_table],
+        )
         start = cursor.fetchone()[0] + 1
     return np.arange(start, start + count, dtype="int64")
 

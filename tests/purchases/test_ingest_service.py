@@ -326,3 +326,14 @@ def test_many_unknown_products_at_once_take_the_bulk_path_and_skip_existing_skus
     assert (odd.name, odd.reviewed, odd.category_id, odd.active) == ("Thing 1", False, None, True)
     assert Product.objects.get(sku="SKU0002").name == "Unknown product SKU0002"
     assert OrderLine.objects.count() == 300
+
+
+def test_an_id_of_a_deleted_order_is_never_given_again():
+    ingest_lines(source="till", lines=two_orders())
+    highest = Order.objects.order_by("-id").first()
+    old_id = highest.pk
+    highest.delete()
+
+    ingest_lines(source="till", lines=frame(line(external_id="R9")))
+
+    assert Order.objects.get(external_id="R9").pk > old_id
