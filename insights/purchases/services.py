@@ -21,6 +21,7 @@ import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from accounts.models import Customer, CustomerIdentifier
 from insights.catalog.models import Product
@@ -501,12 +502,15 @@ def _copy(model: type, names: list[str], table: pa.Table) -> None:
         "FROM STDIN WITH (FORMAT csv)"
     )
     options = pa_csv.WriteOptions(include_header=False, batch_size=65536)
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        step = 200_000
-        for start in range(0, table.num_rows, step):
-            buffer = io.BytesIO()
-            pa_csv.write_csv(table.slice(start, step), buffer, options)
-            copy.write(buffer.getvalue())
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        # A writer thread sends each block while Arrow renders the next one.
+        with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
+            step = 100_000
+            for start in range(0, table.num_rows, step):
+                buffer = io.BytesIO()
+                pa_csv.write_csv(table.slice(start, step), buffer, options)
+                copy.write(buffer.getvalue())
 
 
 def _insert_many(model: type, names: list[str], table: pa.Table) -> None:
