@@ -285,12 +285,14 @@ def fit_model(
     n_cutoffs: int = TRAIN_CUTOFFS,
     customers_per_cutoff: int | None = TRAIN_CUSTOMERS_PER_CUTOFF,
     seed: int = 0,
+    examples: pd.DataFrame | None = None,
 ) -> FittedModel:
     """Fit the repurchase GLM on the given shoppers' history before `as_of`.
 
     Only `train_customer_ids` (all shoppers in `history` when None) contribute to the
     coefficients, the priors and the popular list: the caller passes the shoppers who
-    granted `model_improvement`. `features` lets the evaluation fit ablations.
+    granted `model_improvement`. `features` lets the evaluation fit ablations, and
+    `examples` (from `training_examples` on the same shoppers) saves rebuilding them.
     """
     import statsmodels.api as sm
 
@@ -300,9 +302,10 @@ def fit_model(
     features = list(features or ALL_FEATURES)
     priors = _priors(h, as_of)
     popular = popular_products(h, as_of, contributor_customer_ids=h["customer_id"].unique())
-    examples = training_examples(
-        h, as_of, n_cutoffs=n_cutoffs, customers_per_cutoff=customers_per_cutoff, seed=seed
-    )
+    if examples is None:
+        examples = training_examples(
+            h, as_of, n_cutoffs=n_cutoffs, customers_per_cutoff=customers_per_cutoff, seed=seed
+        )
     n_customers = int(h["customer_id"].nunique())
     if examples.empty or examples["label"].nunique() < 2:
         # Too little data for a fit: an intercept-only model at the base rate, so

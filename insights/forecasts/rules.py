@@ -1,4 +1,4 @@
-"""'Often bought together': pairwise association rules over baskets, and completing a list with them.
+"""'Often bought together': pairwise association rules over baskets, and completing a list.
 
 Pure pandas/scipy. Callers pass only the baskets of shoppers who granted
 `model_improvement`; a rule is a cross-shopper signal.
