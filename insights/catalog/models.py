@@ -27,7 +27,10 @@ class Department(models.Model):
 
 class Category(models.Model):
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="categories", verbose_name=_("department")
+        Department,
+        on_delete=models.PROTECT,
+        related_name="categories",
+        verbose_name=_("department"),
     )
     name = models.CharField(_("name"), max_length=100)
     default_shelf_life_days = models.PositiveIntegerField(
@@ -141,3 +144,12 @@ class Product(models.Model):
             return ""
         size = f"{self.package_size.normalize():f}"
         return f"{size} {self.unit}".strip()
+
+
+class UnreviewedProduct(Product):
+    """Products first seen in an order, listed on their own so admins notice and check them."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("product to review")
+        verbose_name_plural = _("products to review")
