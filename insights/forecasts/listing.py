@@ -5,8 +5,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from insights.forecasts import services
 from insights.forecasts.models import (
@@ -22,21 +25,53 @@ from insights.forecasts.wording import evidence_text, trip_text
 
 # A refresh stuck longer than this (a worker died) is shown as out of date, not polled forever.
 COMPUTING_TIMEOUT = timedelta(minutes=10)
+CONFIDENCE_WORDS = {
+    "high": lambda: _("high"),
+    "likely": lambda: _("likely"),
+    "maybe": lambda: _("maybe"),
+}
 
 
 @dataclass
 class Row:
-    """One list item as the page shows it."""
+    """One list item as the page shows it, its words prepared once here.
+
+    The page's texts per item are built in Python rather than with a {% blocktranslate %}
+    each in the template: on a 40-item list that is the difference of many milliseconds.
+    """
 
     item: ListItem
     forecast: Forecast | None
     evidence: str
     popular: bool
+    action_url: str = ""
+    confidence: str = ""
+    confidence_text: str = ""
+    confidence_title: str = ""
+    expected_text: str = ""
+    quantity: str = ""
 
     @property
     def percent(self) -> int | None:
         p = self.item.probability
         return None if p is None else round(p * 100)
+
+    def prepare(self, action_prefix: str) -> "Row":
+        item = self.item
+        self.action_url = f"{action_prefix}{item.pk}/"
+        self.quantity = quantity_text(item.quantity)
+        if item.kind == ListItem.Kind.TOGETHER and item.probability is not None:
+            self.confidence_title = _("In %(p)s%% of baskets with it") % {"p": self.percent}
+        if not self.popular and item.confidence:
+            self.confidence = item.confidence
+            self.confidence_text = CONFIDENCE_WORDS[item.confidence]()
+            self.confidence_title = _("%(p)s%% likely you need it this trip") % {"p": self.percent}
+        forecast = self.forecast
+        if forecast is not None and forecast.expected_date and not self.popular:
+            self.expected_text = _("needed by about %(date)s") % {
+                "date": date_format(forecast.expected_date, "j M")
+            }
+        return self
 
 
 @dataclass
@@ -61,7 +96,7 @@ def list_context(user: Any) -> dict[str, Any]:
         if product_ids:
             forecasts = {
                 f.product_id: f
-                for f in Forecast.objects.filter(user=user, product_id__in=product_ids)
+                for f in Forecast.objects.filter(user=user, product_id__in=product_ids).order_by()
             }
     last = ListSnapshot.objects.filter(user=user).first()
 
@@ -69,6 +104,8 @@ def list_context(user: Any) -> dict[str, Any]:
     popular: list[Row] = []
     skipped: list[Row] = []
     together: list[Row] = []
+    # The items' action URL differs only by its id: reverse once, not once per item.
+    action_prefix = reverse("forecasts:item_action", args=[0])[: -len("0/")]
     for item in sorted(items, key=_item_order):
         forecast = forecasts.get(item.product_id) if item.product_id else None
         is_popular = item.kind == ListItem.Kind.PREDICTED and (
@@ -85,6 +122,7 @@ def list_context(user: Any) -> dict[str, Any]:
         else:
             evidence = evidence_text(forecast, today)
         row = Row(item=item, forecast=forecast, evidence=evidence, popular=is_popular)
+        row.prepare(action_prefix)
         if item.kind == ListItem.Kind.TOGETHER:
             if item.state == ListItem.State.OPEN:
                 together.append(row)
@@ -116,7 +154,21 @@ def list_context(user: Any) -> dict[str, Any]:
         "n_open": sum(1 for r in to_buy if r.item.state == ListItem.State.OPEN),
         "n_ticked": sum(1 for r in to_buy if r.item.state == ListItem.State.TICKED),
         "last_list": last,
-        "snooze_choices": services.SNOOZE_CHOICES,
+        "tick_word": _("Tick off"),
+        "untick_word": _("Untick"),
+        "more_word": _("More"),
+        "words": {
+            "not_this_time": _("Not this time"),
+            "still_have": _("I still have some"),
+            "days": _("Days"),
+            "snooze": _("Snooze"),
+            "never": _("Never suggest again"),
+            "remove": _("Remove"),
+        },
+        "snooze_options": [
+            (d, ngettext("%(count)d day", "%(count)d days", d) % {"count": d})
+            for d in services.SNOOZE_CHOICES
+        ],
         "thresholds": {
             "high": round(HIGH_CONFIDENCE * 100),
             "likely": round(LIKELY_CONFIDENCE * 100),

@@ -13,6 +13,7 @@ module does the I/O around them under consent:
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import pickle
@@ -100,26 +101,72 @@ def history_queryset(*, customer_ids: Iterable[int] | None, before: datetime):
 def load_history(*, customer_ids: Iterable[int] | None, before: datetime) -> pd.DataFrame:
     """The purchase history frame `model.py` expects, in one query.
 
-    Read with a plain cursor rather than through model instances: a full refresh reads
-    millions of lines and per-row ORM conversion would dominate its time.
+    Read without model instances: a full refresh reads millions of lines and per-row ORM
+    conversion would dominate its time. On PostgreSQL the rows stream out with COPY.
     """
     if customer_ids is not None:
         customer_ids = list(customer_ids)
-    rows: list[tuple] = []
-    if customer_ids is None or customer_ids:
-        query = history_queryset(customer_ids=customer_ids, before=before).query
-        sql, params = query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        if not customer_ids:
+            return _history_frame([])
+    # COPY pays off for a batch; one shopper's few hundred lines come faster by a cursor.
+    if connection.vendor == "postgresql" and (customer_ids is None or len(customer_ids) > 20):
+        return _history_postgres(customer_ids=customer_ids, before=before)
+    query = history_queryset(customer_ids=customer_ids, before=before).query
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _history_frame(rows)
+
+
+def _history_frame(rows: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True, format="ISO8601")
+    return _history_types(frame)
+
+
+def _history_types(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("customer_id", "order_id", "product_id"):
         frame[column] = frame[column].astype("int64")
     frame["quantity"] = frame["quantity"].astype("float64")
     for column in ("category_id", "department_id"):
         frame[column] = frame[column].astype("Int64")
     return frame
+
+
+def _history_postgres(*, customer_ids: list[int] | None, before: datetime) -> pd.DataFrame:
+    """The same rows as `history_queryset`, as CSV through COPY (several times faster)."""
+    from insights.catalog.models import Category, Department
+
+    line, product = OrderLine._meta.db_table, Product._meta.db_table
+    category, department = Category._meta.db_table, Department._meta.db_table
+    where = ["l.placed_at < %s", "(c.id IS NULL OR (NOT c.never_list AND NOT d.never_list))"]
+    params: list[Any] = [before]
+    if customer_ids is not None:
+        where.append("l.customer_id = ANY(%s)")
+        params.append(customer_ids)
+    sql = (
+        "SELECT l.customer_id, l.order_id, l.product_id, "  # noqa: S608  (table names only)
+        "(EXTRACT(EPOCH FROM l.placed_at) * 1000000)::bigint, l.quantity::float8, "
+        "p.category_id, c.department_id "
+        f"FROM {line} l JOIN {product} p ON p.id = l.product_id "
+        f"LEFT JOIN {category} c ON c.id = p.category_id "
+        f"LEFT JOIN {department} d ON d.id = c.department_id "
+        f"WHERE {' AND '.join(where)}"
+    )
+    buffer = io.BytesIO()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+    ):
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    if not buffer.getbuffer().nbytes:
+        return _history_frame([])
+    frame = pd.read_csv(buffer, header=None, names=HISTORY_COLUMNS, engine="pyarrow")
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], unit="us", utc=True)
+    return _history_types(frame)
 
 
 def adjustments_frame(*, user_customer: dict[int, int], as_of: datetime) -> pd.DataFrame:
@@ -552,7 +599,7 @@ def _write_forecasts(*, predictions: pd.DataFrame, tz_of: dict[int, str], as_of:
     )
     frame["computed_at"] = as_of
     rows = _records(frame[FORECAST_COLUMNS])
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(rows) > 2000:
         _upsert_forecasts_postgres(rows)
     else:
         Forecast.objects.bulk_create(
@@ -644,7 +691,7 @@ def _insert_items(*, new_items: pd.DataFrame, list_of: dict[int, int]) -> None:
         }
     )
     rows = _records(frame[ITEM_COLUMNS])
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(rows) > 2000:
         columns = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
         with connection.cursor() as cursor:
             table = ListItem._meta.db_table
@@ -811,7 +858,8 @@ def _choose_predicted(
     popular = popular.assign(quantity=1.0)[columns]
 
     fitted = payload.get("popular")
-    no_rows = [u for u in needy if u not in set(predictions["user_id"])]
+    with_rows = set(predictions["user_id"].unique().tolist())
+    no_rows = [u for u in needy if u not in with_rows]
     fallback = pd.DataFrame(columns=columns)
     if no_rows and fitted is not None and len(fitted):
         # No history at all (not even a row from the model): the fitted popular list.
