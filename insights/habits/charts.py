@@ -72,9 +72,12 @@ def _nice_max(value: float) -> float:
     return 10 * power
 
 
-def _svg(chart_id: str, title: str, width: int, height: int, body: list[str]) -> SafeString:
+def _svg(
+    chart_id: str, title: str, width: int, height: int, body: list[str], wide: bool = False
+) -> SafeString:
+    css = "chart wide" if wide else "chart"
     return mark_safe(  # noqa: S308  every piece of text below went through escape()
-        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" '
+        f'<svg class="{css}" id="{chart_id}" viewBox="0 0 {width} {height}" '
         f'role="group" aria-labelledby="{chart_id}-title" preserveAspectRatio="xMinYMin meet">'
         f'<title id="{chart_id}-title">{escape(title)}</title>{"".join(body)}</svg>'
     )
@@ -121,7 +124,8 @@ def monthly_spend(
     names = {s["id"]: s["name"] for s in series}
     months = sorted({row["month"] for row in monthly})
     totals = {m: sum(float(r["spend"]) for r in monthly if r["month"] == m) for m in months}
-    width, height, left, top, bottom = 640, 260, 56, 24, 36
+    # As wide as its bars need (so one month fits a phone), at most 640.
+    width, height, left, top, bottom = min(640, max(360, 64 + 52 * len(months))), 260, 56, 24, 36
     plot_w, plot_h = width - left - 8, height - top - bottom
     top_value = _nice_max(max(totals.values(), default=0))
     body = _y_axis(left, top, plot_h, width, top_value, currency)
@@ -159,7 +163,8 @@ def monthly_spend(
         f'<text class="axis-label" x="{left + plot_w / 2:.0f}" y="{height - 4}" '
         f'text-anchor="middle">{escape(_("Month"))}</text>'
     )
-    return _svg("chart-monthly", _("Spend per month by department"), width, height, body)
+    title = _("Spend per month by department")
+    return _svg("chart-monthly", title, width, height, body, wide=len(months) > 6)
 
 
 def bar_list(
@@ -239,7 +244,7 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
         f'<text class="axis-label" x="{left + 12 * cell_w:.0f}" y="{height - 6}" '
         f'text-anchor="middle">{escape(_("Hour of the day"))}</text>'
     )
-    return _svg("chart-heatmap", _("Trips by weekday and hour"), width, height, body)
+    return _svg("chart-heatmap", _("Trips by weekday and hour"), width, height, body, wide=True)
 
 
 def basket_trend(
@@ -251,7 +256,7 @@ def basket_trend(
     seps: tuple[str, str] | None = None,
 ) -> SafeString:
     """Bars: the average basket value per week or month."""
-    width, height, left, top, bottom = 640, 220, 56, 24, 36
+    width, height, left, top, bottom = min(640, max(360, 64 + 40 * len(points))), 220, 56, 24, 36
     plot_w, plot_h = width - left - 8, height - top - bottom
     top_value = _nice_max(max((float(p["avg_value"]) for p in points), default=0))
     body = _y_axis(left, top, plot_h, width, top_value, currency)
@@ -289,7 +294,8 @@ def basket_trend(
         f'<text class="axis-label" x="{left + plot_w / 2:.0f}" y="{height - 4}" '
         f'text-anchor="middle">{escape(axis)}</text>'
     )
-    return _svg("chart-trend", _("Average basket value over time"), width, height, body)
+    title = _("Average basket value over time")
+    return _svg("chart-trend", title, width, height, body, wide=len(points) > 8)
 
 
 def heat_table(matrix: list[list[int]], weekdays: list[str]) -> SafeString:
