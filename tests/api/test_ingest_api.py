@@ -1,5 +1,6 @@
 """POST /api/v1/ingest/orders: API keys with the ingest scope push all-or-nothing batches."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -180,3 +181,30 @@ def test_the_schema_documents_the_endpoint(api, admin_client):
     operation = schema["paths"]["/api/v1/ingest/orders"]["post"]
     assert set(operation["responses"]) >= {"200", "201", "400", "413"}
     assert "IngestRequest" in schema["components"]["schemas"]
+
+
+def test_a_batch_larger_than_djangos_form_body_limit_is_accepted(api, settings):
+    # DATA_UPLOAD_MAX_MEMORY_SIZE guards form bodies; a JSON batch of the allowed size must
+    # not trip over it (5000 orders are several MB, above its 2.5 MB default).
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 200_000
+    _, key = make_client()
+    body = {"orders": [json_order(external_id=f"BIG{n}", total_amount=None) for n in range(600)]}
+    assert len(json.dumps(body)) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    response = post(api, body, key=key)
+
+    assert response.status_code == 201
+    assert response.json()["created"] == 600
+
+
+def test_a_body_above_the_endpoints_own_limit_is_413_and_bad_json_400(api, settings):
+    settings.MAX_INGEST_BODY_BYTES = 1000
+    _, key = make_client()
+    body = {"orders": [json_order(external_id=f"W{n}") for n in range(5)]}
+
+    assert post(api, body, key=key).status_code == 413
+    response = api.post(
+        URL, "{not json", content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["row"] == "body"
