@@ -173,9 +173,9 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if request.htmx:
         _decorate([item], today)
         context = {"item": item, "today": today, "item_error": error}
-        return render(
-            request, "pantry/index.html#pantry-item", context, status=400 if error else 200
-        )
+        # 200 even with an error: htmx swaps only successful responses, and the fragment
+        # shows the message beside the item.
+        return render(request, "pantry/index.html#pantry-item", context)
     if error:
         messages.error(request, error)
     else:

@@ -140,8 +140,8 @@ def test_a_date_before_the_purchase_is_refused_with_a_clear_error(pantry_client,
     response = pantry_client.post(
         _action(item, "date"), {"best_before": "2026-10-01"}, HTTP_HX_REQUEST="true"
     )
-    assert response.status_code == 400
-    assert b"cannot be before the day it was bought" in response.content
+    assert response.status_code == 200
+    assert b'role="alert">The date cannot be before the day it was bought.' in response.content
     item.refresh_from_db()
     assert item.best_before == date(2026, 11, 17)
 
@@ -370,3 +370,11 @@ def test_quiet_hours_need_both_ends(pantry_client, alice):
     )
     pantry_settings.refresh_from_db()
     assert (pantry_settings.due_soon_days, pantry_settings.quiet_hours_start) == (3, None)
+
+
+def test_a_bad_date_without_htmx_redirects_with_the_error(pantry_client, alice):
+    item = PantryItemFactory(user=alice)
+    response = pantry_client.post(_action(item, "date"), {"best_before": "not a date"}, follow=True)
+    assert b"Enter a valid date." in response.content
+    item.refresh_from_db()
+    assert item.best_before == date(2026, 11, 17)
