@@ -115,7 +115,8 @@ def parse_size(raw: object) -> Size:
         return Size(None, "", "")
     if "/" in number:
         top, bottom = (Decimal(part) for part in number.split("/"))
-        if bottom == 0 or top >= bottom:  # "6/12 OZ" is a pack of six, not a fraction
+        # "1/2 GAL" is half a gallon, but "6/12 OZ" is six cans of 12 oz: only common fractions.
+        if bottom not in (2, 3, 4, 8, 16) or top >= bottom:
             return Size(None, "", "")
         amount = top / bottom
     else:
