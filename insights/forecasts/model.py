@@ -535,6 +535,9 @@ def predict(
         else:
             probability = cp["dec_slow"].to_numpy(dtype=float)
         expected = cp["last_bought"] + pd.to_timedelta(cp["interval_days"], unit="D")
+        # Overdue products are needed now: on the next trip, not on a date already past.
+        next_trip = as_of + pd.to_timedelta(cp["days_to_trip"], unit="D")
+        expected = expected.where(expected >= next_trip, next_trip)
         expected = expected.where(
             cp["not_before"].isna() | (expected >= cp["not_before"]), cp["not_before"]
         )

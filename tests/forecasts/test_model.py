@@ -102,7 +102,9 @@ def test_predict_ranks_personal_products_with_every_column():
     assert list(out["rank"]) == [1, 2, 3]
     assert set(out["source"]) == {"personal"}
     milk = out.set_index("product_id").loc[10]
-    assert milk["expected_date"] == day(21)  # last bought day 14, every 7 days
+    # Last bought day 14, every 7 days: due day 21, which is now; so on the next trip.
+    next_trip = model.predict_next_trip(WEEKLY, day(21))["next_trip_at"].iloc[0]
+    assert milk["expected_date"] == next_trip
     assert milk["probability"] == pytest.approx(
         1 / (1 + 1 / ((7 + _days_to_trip(WEEKLY, day(21))) / 7))
     )
@@ -121,6 +123,13 @@ def adjustments(*rows) -> pd.DataFrame:
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     frame["until"] = pd.to_datetime(frame["until"], utc=True)
     return frame
+
+
+def test_the_expected_date_is_the_last_purchase_plus_the_interval_when_not_yet_due():
+    out = model.predict(WEEKLY, day(16), hazard_model()).set_index("product_id")
+    assert out.loc[10, "expected_date"] == day(21)
+    assert out.loc[10, "last_bought"] == day(14)
+    assert out.loc[10, "first_bought"] == day(0)
 
 
 def test_predict_never_suggests_a_never_again_product():
