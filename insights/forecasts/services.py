@@ -36,6 +36,7 @@ from accounts.models import Customer, User
 from accounts.purposes import MODEL_IMPROVEMENT, PREDICTIONS
 from insights.catalog.models import Product
 from insights.forecasts.models import (
+    LIKELY_CONFIDENCE,
     MAYBE_CONFIDENCE,
     Forecast,
     ForecastModel,
@@ -363,8 +364,10 @@ def _local_dates(values: pd.Series, user_ids: pd.Series, tz_of: dict[int, str]) 
 
 
 def _quantities(values: pd.Series) -> pd.Series:
-    """Expected quantities to one decimal; missing or non-positive reads as 1."""
-    q = pd.to_numeric(values, errors="coerce").fillna(1.0).round(1)
+    """Expected quantities as a shopper would pick them up: whole packs from 1 up, and
+    one decimal below 1 (weighed goods); missing or non-positive reads as 1."""
+    q = pd.to_numeric(values, errors="coerce").fillna(1.0)
+    q = q.where(q < 1, np.floor(q + 0.5)).round(1)
     return q.where(q > 0, 1.0)
 
 
@@ -831,8 +834,9 @@ def _choose_predicted(
 ) -> pd.DataFrame:
     """The model's items for this trip, for every shopper at once.
 
-    Personal forecasts at or above MAYBE_CONFIDENCE, best first, up to about one and a
-    quarter typical baskets (decided items always stay). A shopper with fewer than
+    Personal forecasts, best first: every "likely" one (up to MAX_LIST_ITEMS), and "maybe"
+    ones (at or above MAYBE_CONFIDENCE) while the list is under about one and a quarter
+    typical baskets; items the shopper already decided on always stay. A shopper with fewer than
     MIN_PERSONAL_ITEMS gets the model's "popular" rows for new shoppers, labelled as such;
     one with no rows at all gets the fitted popular list.
     """
@@ -847,7 +851,11 @@ def _choose_predicted(
     is_decided = pd.MultiIndex.from_arrays([personal["user_id"], personal["product_id"]]).isin(
         pd.MultiIndex.from_arrays([decided["user_id"], decided["product_id"]])
     )
-    personal = personal[(position < personal["user_id"].map(size)) | is_decided]
+    # Everything at least "likely" is listed (up to MAX_LIST_ITEMS); "maybe" items only
+    # fill the list up to about one and a quarter typical baskets.
+    likely = personal["probability"] >= LIKELY_CONFIDENCE
+    within = (position < personal["user_id"].map(size)) | (likely & (position < MAX_LIST_ITEMS))
+    personal = personal[within | is_decided]
     personal = personal.assign(quantity=personal["expected_quantity"])[columns]
 
     counts = personal.groupby("user_id").size().reindex(size.index, fill_value=0)

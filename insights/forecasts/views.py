@@ -11,7 +11,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Case, Exists, OuterRef, Q, When
+from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -22,7 +23,7 @@ from accounts.purposes import PREDICTIONS
 from insights.catalog.models import Product
 from insights.forecasts import services
 from insights.forecasts.listing import Row, list_context, quantity_text
-from insights.forecasts.models import ListItem
+from insights.forecasts.models import Forecast, ListItem
 
 SEARCH_LIMIT = 8
 
@@ -118,17 +119,24 @@ def add_item(request: HttpRequest) -> HttpResponse:
     return _done(request)
 
 
-def search_products(query: str) -> list[Product]:
-    """Active, listable products whose name, brand or SKU matches; shortest names first."""
+def search_products(query: str, user: Any = None) -> list[Product]:
+    """Active, listable products matching name, brand or SKU: what the shopper bought before
+    first, then names starting with the query, then shorter names."""
     query = query.strip()
     if len(query) < 2:
         return []
+    bought = Exists(Forecast.objects.filter(user=user, product=OuterRef("pk")))
     return list(
         Product.objects.filter(active=True)
         .filter(Q(name__icontains=query) | Q(brand__icontains=query) | Q(sku__iexact=query))
         .exclude(category__never_list=True)
         .exclude(category__department__never_list=True)
-        .order_by("name")[:SEARCH_LIMIT]
+        .annotate(
+            bought=bought,
+            starts=Case(When(name__istartswith=query, then=1), default=0),
+            length=Length("name"),
+        )
+        .order_by("-bought", "-starts", "length", "name")[:SEARCH_LIMIT]
     )
 
 
@@ -136,7 +144,7 @@ def search_products(query: str) -> list[Product]:
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    context = {"query": query, "results": search_products(query)}
+    context = {"query": query, "results": search_products(query, request.user)}
     if request.htmx:
         return render(request, "forecasts/list.html#search-results", context)
     return render(request, "forecasts/search.html", context)

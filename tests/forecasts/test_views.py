@@ -250,3 +250,12 @@ def test_the_page_costs_the_same_queries_for_3_items_as_for_30(alice, consenting
     assert small == large
     # session, login, consent, list, items (+products, aisles), forecasts, last list.
     assert large <= 7
+
+
+def test_search_puts_what_the_shopper_buys_first(alice, consenting):
+    ProductFactory(sku="OATA", name="Aseptic oat drink")
+    _, items = stored_list(alice, n_items=1)
+    items[0].product.name = "Zesty oat bar"
+    items[0].product.save()
+    fragment = consenting.get(reverse("forecasts:search"), {"q": "oat"}, **HX).content.decode()
+    assert fragment.index("Zesty oat bar") < fragment.index("Aseptic oat drink")

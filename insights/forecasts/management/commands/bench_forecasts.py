@@ -63,6 +63,15 @@ class Command(BaseCommand):
         parser.add_argument("--page-runs", type=int, default=30)
         parser.add_argument("--skip-full", action="store_true", help="Only one shopper + page.")
         parser.add_argument(
+            "--commit-to-list",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Only time N new orders from commit to updated list; needs a running worker "
+            "on the ingestion and refresh queues (REFRESH_DEBOUNCE_SECONDS=0 to leave out "
+            "the debounce).",
+        )
+        parser.add_argument(
             "--reuse-fit", action="store_true", help="Use a stored model fitted for this as-of."
         )
 
@@ -73,6 +82,9 @@ class Command(BaseCommand):
             self._prepare()
         if not Order.objects.exists():
             raise CommandError("No orders. Run with --prepare on an empty database first.")
+        if options["commit_to_list"]:
+            self._commit_to_list(options["commit_to_list"])
+            return
         last = Order.objects.aggregate(m=Max("placed_at"))["m"]
         as_of = (
             datetime.fromisoformat(options["as_of"]).replace(tzinfo=UTC)
@@ -123,20 +135,22 @@ class Command(BaseCommand):
             )
         assert ForecastModel.objects.exists()
 
+        from accounts.models import Customer, User
+        from insights.purchases.models import OrderLine
+
+        # The heaviest shopper: the longest history among those with a list.
         heaviest = (
-            ListItem.objects.values("shopping_list__user")
+            OrderLine.objects.filter(customer__user__shopping_list__isnull=False)
+            .values("customer_id")
             .annotate(n=Count("pk"))
             .order_by("-n")
             .first()
         )
         if heaviest is None:
             raise CommandError("No lists; run without --skip-full first.")
-        user_id = heaviest["shopping_list__user"]
-        from accounts.models import User
-        from insights.purchases.models import OrderLine
-
-        user = User.objects.get(pk=user_id)
-        n_lines = OrderLine.objects.filter(customer__user=user).count()
+        user = User.objects.get(customer=Customer.objects.get(pk=heaviest["customer_id"]))
+        user_id, n_lines = user.pk, heaviest["n"]
+        n_items = ListItem.objects.filter(shopping_list__user=user).count()
         one: list[float] = []
         one_timings: dict[str, float] = {}
         for _ in range(5):
@@ -145,7 +159,7 @@ class Command(BaseCommand):
             one.append(time.perf_counter() - started)
         phases = ", ".join(f"{k} {v / 5 * 1000:.0f}" for k, v in one_timings.items())
         self.stdout.write(
-            f"One shopper ({user.email}, {n_lines} order lines, {heaviest['n']} list items): "
+            f"One shopper ({user.email}, {n_lines} order lines, {n_items} list items): "
             f"refresh median {statistics.median(one) * 1000:.0f} ms "
             f"(min {min(one) * 1000:.0f}, max {max(one) * 1000:.0f}) over 5; mean ms: {phases}"
         )
@@ -169,6 +183,71 @@ class Command(BaseCommand):
             f"{page_runs}, CPU median {statistics.median(cpu) * 1000:.1f} ms "
             f"(test client, includes session and middleware); "
             f"{len(queries)} queries; {len(response.content) // 1024} KiB"
+        )
+
+    def _commit_to_list(self, runs: int) -> None:
+        """Ingest a new order for the heaviest shopper; wait until the worker updated the list."""
+        from django.conf import settings
+
+        from accounts.models import Customer
+        from insights.forecasts.models import ShoppingList
+        from insights.purchases.models import OrderLine
+        from insights.purchases.services import ingest_orders
+
+        customer_id = (
+            OrderLine.objects.filter(customer__user__isnull=False)
+            .values("customer_id")
+            .annotate(n=Count("pk"))
+            .order_by("-n")
+            .first()["customer_id"]
+        )
+        customer = Customer.objects.get(pk=customer_id)
+        identifier = customer.identifiers.order_by("pk").first()
+        skus = list(
+            OrderLine.objects.filter(customer_id=customer_id)
+            .values_list("product__sku", flat=True)
+            .distinct()[:5]
+        )
+        debounce = getattr(settings, "REFRESH_DEBOUNCE_SECONDS", 10)
+        self.stdout.write(
+            f"Commit to updated list for customer {customer_id} (debounce {debounce} s):"
+        )
+        results = []
+        for n in range(runs):
+            order = {
+                "external_id": f"bench-{timezone.now().timestamp():.6f}-{n}",
+                "customer": {"kind": identifier.kind, "value": identifier.value},
+                "channel": "store",
+                "store_id": "1",
+                "placed_at": timezone.now().isoformat(),
+                "currency": settings.CURRENCY,
+                "lines": [
+                    {"sku": sku, "quantity": "1", "unit_price": "10.00", "amount_paid": "10.00"}
+                    for sku in skus
+                ],
+            }
+            result = ingest_orders(source="bench", orders=[order])
+            committed = timezone.now()
+            if not result.ok:
+                raise CommandError(f"Ingestion refused the order: {result.errors[:3]}")
+            started = time.perf_counter()
+            while time.perf_counter() - started < 30 + debounce:
+                state = (
+                    ShoppingList.objects.filter(user_id=customer.user_id)
+                    .values_list("status", "status_changed_at")
+                    .first()
+                )
+                if state and state[0] == "fresh" and state[1] > committed:
+                    break
+                time.sleep(0.01)
+            else:
+                raise CommandError("The list was not updated in time: is a worker running?")
+            results.append(time.perf_counter() - started)
+            self.stdout.write(f"  run {n + 1}: {results[-1] * 1000:.0f} ms")
+            time.sleep(1)
+        self.stdout.write(
+            f"Commit to updated list: median {statistics.median(results) * 1000:.0f} ms, "
+            f"max {max(results) * 1000:.0f} ms over {runs}"
         )
 
     # ------------------------------------------------------------------ prepare
