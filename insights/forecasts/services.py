@@ -899,12 +899,17 @@ def _together(
     columns = ["user_id", "product_id", "probability", "because_of"]
     if rules is None or not len(rules) or on_list.empty:
         return pd.DataFrame(columns=columns)
-    r = rules[["antecedent", "consequent", "confidence"]].astype(
+    r = rules[["antecedent", "consequent", "confidence", "lift"]].astype(
         {"antecedent": "int64", "consequent": "int64"}
     )
     cand = on_list.merge(r, left_on="product_id", right_on="antecedent")
     cand = _anti_join(cand, exclude, product="consequent")
-    cand = cand.sort_values(["user_id", "confidence", "consequent"], ascending=[True, False, True])
+    # The same order as rules.complete_list: confidence, then lift, then the antecedent.
+    cand = cand.sort_values(
+        ["user_id", "confidence", "lift", "antecedent"],
+        ascending=[True, False, False, True],
+        kind="mergesort",
+    )
     cand = cand.drop_duplicates(["user_id", "consequent"])
     cand = cand[cand.groupby("user_id").cumcount() < TOGETHER_ITEMS]
     return pd.DataFrame(

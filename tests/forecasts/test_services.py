@@ -363,3 +363,32 @@ def test_stale_shoppers_are_those_with_old_lists_or_newer_orders(consenting_alic
         [consenting_alice.pk, charlie.pk]
     )
     assert consenting_alice.pk in services.stale_user_ids(now=NOW + timedelta(days=2))
+
+
+def test_the_batch_together_step_agrees_with_rules_complete_list():
+    import pandas as pd
+
+    from insights.forecasts import rules
+
+    table = pd.DataFrame(
+        {
+            "antecedent": [1, 1, 2, 2, 3, 4],
+            "consequent": [5, 6, 5, 7, 8, 9],
+            "support": [10] * 6,
+            "confidence": [0.5, 0.4, 0.6, 0.4, 0.9, 0.3],
+            "lift": [2.0, 1.5, 1.0, 3.0, 1.0, 1.0],
+        }
+    )
+    on_list = pd.DataFrame({"user_id": [1, 1, 2, 2], "product_id": [1, 2, 2, 3]})
+    never = pd.DataFrame({"user_id": [2], "product_id": [8]})
+    batch = services._together(
+        rules=table, on_list=on_list, exclude=pd.concat([on_list, never], ignore_index=True)
+    )
+    for user_id, listed, excluded in ((1, [1, 2], []), (2, [2, 3], [8])):
+        expected = rules.complete_list(
+            table, listed, exclude=excluded, top_n=services.TOGETHER_ITEMS
+        )
+        mine = batch[batch["user_id"] == user_id]
+        assert list(zip(mine["product_id"], mine["because_of"], strict=True)) == list(
+            zip(expected["product_id"], expected["because_of"], strict=True)
+        )
