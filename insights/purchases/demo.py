@@ -121,7 +121,8 @@ def parse_size(raw: object) -> Size:
         amount = top / bottom
     else:
         amount = Decimal(number)
-    if amount <= 0:
+    # "985739  PK" is an item code in the size column, not a pack of a million.
+    if amount <= 0 or amount >= 10_000:
         return Size(None, "", "")
     unit, factor, label = _UNITS[unit_text]
     shown = f"{amount.normalize():f}" if "/" not in number else number
@@ -570,7 +571,7 @@ def create_staff() -> None:
     catalog = User.objects.filter(email=CATALOG_EMAIL).first()
     if catalog is None:
         catalog = User.objects.create_user(
-            CATALOG_EMAIL, CATALOG_PASSWORD, name="Demo catalog admin", is_staff=True
+            CATALOG_EMAIL, CATALOG_PASSWORD, name="Catalog admin", is_staff=True
         )
     group = Group.objects.filter(name=CATALOG_GROUP).first()
     if group is not None:

@@ -37,7 +37,21 @@ def test_sizes_are_parsed_into_amount_unit_and_a_label(raw, amount, unit, label)
     assert (size.amount, size.unit, size.label) == (amount, unit, label)
 
 
-@pytest.mark.parametrize("raw", [np.nan, None, "", "KIT/EACH", "6/12 OZ", "65 MM", "LARGE", "0 OZ"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        np.nan,
+        None,
+        "",
+        "KIT/EACH",
+        "6/12 OZ",
+        "65 MM",
+        "LARGE",
+        "0 OZ",
+        "985739  PK",
+        "52300000 OZ",
+    ],
+)
 def test_sizes_that_are_not_understood_are_left_empty(raw):
     size = parse_size(raw)
     assert (size.amount, size.unit, size.label) == (None, "", "")
