@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import F, FloatField, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.consent import allowed_user_ids
 from accounts.models import Customer, User
@@ -1001,11 +1002,11 @@ def apply_item_action(
     """
     now = now or timezone.now()
     if action not in LIST_ACTIONS:
-        raise ActionError(f"Unknown action {action!r}.")
+        raise ActionError(_("Unknown action %(action)s.") % {"action": action})
     product_id = item.product_id
     needs_product = action in ("not_this_time", "snooze", "still_have", "never")
     if needs_product and product_id is None:
-        raise ActionError("This only works for products, not typed items.")
+        raise ActionError(_("This only works for products, not typed items."))
 
     def log(kind: str, until: datetime | None = None) -> None:
         if product_id is not None:
@@ -1029,14 +1030,14 @@ def apply_item_action(
         return item
     if action == "add":
         if item.kind != ListItem.Kind.TOGETHER:
-            raise ActionError("Only a suggestion can be added.")
+            raise ActionError(_("Only a suggestion can be added."))
         item.kind = ListItem.Kind.OWN
         item.added_by = ListItem.AddedBy.SHOPPER
         item.save(update_fields=["kind", "added_by"])
         return item
     if action == "snooze":
         if days is None or not 1 <= days <= 365:
-            raise ActionError("Snooze for between 1 and 365 days.")
+            raise ActionError(_("Snooze for between 1 and 365 days."))
         log(ItemAction.Action.SNOOZE, until=now + timedelta(days=days))
     elif action == "still_have":
         log(ItemAction.Action.STILL_HAVE)
@@ -1044,7 +1045,7 @@ def apply_item_action(
         log(ItemAction.Action.NEVER)
         Forecast.objects.filter(user=user, product_id=product_id).delete()
     elif action == "remove" and item.kind != ListItem.Kind.OWN:
-        raise ActionError("Only your own items can be removed; use another action.")
+        raise ActionError(_("Only your own items can be removed; use another action."))
     item.delete()
     return None
 
@@ -1060,10 +1061,10 @@ def add_own_item(
     """Put something on the shopper's list; a product already there becomes theirs."""
     free_text = free_text.strip()
     if product is None and not free_text:
-        raise ActionError("Choose a product or type what you need.")
+        raise ActionError(_("Choose a product or type what you need."))
     if quantity <= 0:
-        raise ActionError("The quantity must be more than zero.")
-    shopping_list, _ = ShoppingList.objects.get_or_create(user=user)
+        raise ActionError(_("The quantity must be more than zero."))
+    shopping_list, _created = ShoppingList.objects.get_or_create(user=user)
     department_id = None
     if product is not None:
         department_id = (
