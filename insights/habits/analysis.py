@@ -48,6 +48,9 @@ TOP_N = 10
 # How many departments get their own colour in the monthly chart; the rest are "other".
 MAX_DEPARTMENT_SERIES = 7
 OTHER_ID = -1
+# The categories past the first MAX_CATEGORIES of a shopper, folded into one row.
+MAX_CATEGORIES = 40
+FOLDED_ID = -2
 
 # State of a summary: nothing bought yet, a little (some sections wait), enough.
 EMPTY, THIN, OK = "empty", "thin", "ok"
@@ -350,6 +353,7 @@ def compute_frames(
         "channels": _channels(trips),
         "basket_trend": _basket_trend(trips, trend_unit),
     }
+    tables["categories"] = _fold_tail(tables["categories"], MAX_CATEGORIES)
     # Every table sorted by shopper (stable, keeping each shopper's own order).
     tables = {
         name: table.sort_values("shopper", kind="stable").reset_index(drop=True)
@@ -586,6 +590,32 @@ def _spend_share(
     out["share"] = _share(out["spend"], out.groupby("shopper")["spend"].transform("sum"))
     out = out.sort_values(["shopper", sort_by, keys[0]], ascending=[True, False, True])
     return out[columns].reset_index(drop=True)
+
+
+def _fold_tail(categories: pd.DataFrame, keep: int) -> pd.DataFrame:
+    """Each shopper's first `keep` rows, then one row (id FOLDED_ID) summing the rest.
+
+    A year can touch 150 categories; the page and the stored JSON need the big ones and
+    an honest total for the rest, not a long tail of cents.
+    """
+    if categories.empty:
+        return categories
+    rank = categories.groupby("shopper").cumcount()
+    tail = categories[rank >= keep]
+    if tail.empty:
+        return categories
+    folded = tail.groupby("shopper", as_index=False).agg(
+        spend=("spend", "sum"), share=("share", "sum")
+    )
+    folded = folded.assign(
+        category_id=FOLDED_ID,
+        category_name="",
+        department_id=FOLDED_ID,
+        department_name="",
+        trips=0,
+    )
+    out = pd.concat([categories[rank < keep], folded[categories.columns]], ignore_index=True)
+    return out.sort_values("shopper", kind="stable").reset_index(drop=True)
 
 
 def _top_products(current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

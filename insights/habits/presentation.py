@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from insights.habits import charts
+from insights.habits.analysis import FOLDED_ID
 from insights.habits.models import HabitHighlight, HabitSnapshot
 from insights.purchases.models import Channel
 
@@ -88,6 +89,19 @@ def _compares(p: dict[str, Any]) -> str:
     }
 
 
+def _category_name(row: dict[str, Any]) -> str:
+    if row["category_id"] == FOLDED_ID:
+        return _("All other categories")
+    return row["category"] or _("Uncategorised")
+
+
+def _category_url(base: str, row: dict[str, Any], period_filter: dict[str, str]) -> str:
+    """The history narrowed to the category; the folded/uncategorised rows keep the period."""
+    if row["category_id"] < 0:
+        return charts.history_url(base, **period_filter)
+    return charts.history_url(base, category=row["category_id"], **period_filter)
+
+
 def _percent(share: float | None) -> str:
     return f"{round((share or 0) * 100)}"
 
@@ -148,7 +162,7 @@ def page_context(
         "category_rows": charts.table_rows(
             [
                 [
-                    ("", c["category"] or _("Uncategorised")),
+                    ("", _category_name(c)),
                     ("", c["department"]),
                     ("num", charts.money(c["spend"], seps)),
                     ("num", f"{_percent(c['share'])}%"),
@@ -171,12 +185,12 @@ def page_context(
         if months
         else "",
         "category_chart": charts.bar_list(
-            categories,
+            [dict(c, label=_category_name(c)) for c in categories],
             chart_id="chart-categories",
             title=_("Where the money goes, by category"),
-            label_key="category",
+            label_key="label",
             value_key="spend",
-            url_for=lambda c: charts.history_url(base, category=c["category_id"], **period_filter),
+            url_for=lambda c: _category_url(base, c, period_filter),
             value_text=lambda c: f"{charts.money(c['spend'], seps)} ({_percent(c['share'])}%)",
         )
         if categories

@@ -300,3 +300,16 @@ def test_many_shoppers_at_once_give_the_same_payload_as_one_at_a_time():
     assert payloads[3]["heatmap"] == [[0] * 24] * 7
     assert not has_nan(payloads)
     assert not math.isnan(summaries[2].totals["spend"])
+
+
+def test_categories_past_the_first_forty_are_folded_into_one_row_with_their_total():
+    rows = [
+        line(i, datetime(2026, 10, 5, 9), category=100 + i, amount=float(100 - i))
+        for i in range(45)
+    ]
+    summary = a.summarise(frame(rows), as_of=AS_OF, window=WINDOW_4W)
+    assert len(summary.categories) == 41
+    folded = summary.categories.iloc[-1]
+    assert folded["category_id"] == a.FOLDED_ID
+    assert folded["spend"] == sum(float(100 - i) for i in range(40, 45))
+    assert summary.categories["share"].sum() == pytest.approx(1.0)
