@@ -403,6 +403,10 @@ def refresh_forecasts(
             user_id__in=user_ids, status=ShoppingList.Status.COMPUTING
         ).update(status=ShoppingList.Status.STALE, status_changed_at=timezone.now())
         raise
+    # Lists left "updating" belong to shoppers skipped (no consent, no login): not fresh.
+    ShoppingList.objects.filter(user_id__in=user_ids, status=ShoppingList.Status.COMPUTING).update(
+        status=ShoppingList.Status.STALE, status_changed_at=timezone.now()
+    )
     run.shoppers = count
     run.forecasts = n_forecasts
     run.finished_at = timezone.now()
@@ -945,8 +949,13 @@ def request_refresh(*, user_ids: Iterable[int]) -> list[int]:
 
     allowed = sorted(allowed_user_ids(PREDICTIONS, list(user_ids)))
     if allowed:
+        requested_at = timezone.now()
         mark_computing(user_ids=allowed)
-        transaction.on_commit(lambda: refresh_forecasts_task.delay(allowed))
+        transaction.on_commit(
+            lambda: refresh_forecasts_task.delay(
+                allowed, ForecastRun.Kind.REFRESH, requested_at.isoformat()
+            )
+        )
     return allowed
 
 

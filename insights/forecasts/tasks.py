@@ -2,12 +2,13 @@
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
 
 from insights.forecasts import services
-from insights.forecasts.models import ForecastRun
+from insights.forecasts.models import ForecastRun, ShoppingList
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +25,47 @@ def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
 # Idempotent (same history and decisions give the same rows), so a redelivery after a
 # worker crash only repeats work: acks_late is safe here.
 @shared_task(acks_late=True)
-def refresh_forecasts_task(user_ids: list[int], kind: str = ForecastRun.Kind.REFRESH) -> int:
+def refresh_forecasts_task(
+    user_ids: list[int],
+    kind: str = ForecastRun.Kind.REFRESH,
+    requested_at: str | None = None,
+) -> int:
     """Recompute forecasts and lists for these logins, in fixed-size batches.
 
+    Lists already refreshed since `requested_at` (by another batch) are done and skipped.
+    Other lists waiting in "updating" join the first batch, so a burst of single-shopper
+    requests (a demo load granting consent to thousands) becomes a few batch refreshes.
     Shoppers without the `predictions` grant (or gone since queuing) are skipped inside
     the service. Returns how many shoppers were refreshed.
     """
-    ids = sorted({int(i) for i in user_ids})
+    ids = {int(i) for i in user_ids}
+    if requested_at:
+        since = datetime.fromisoformat(requested_at)
+        ids -= set(
+            ShoppingList.objects.filter(
+                user_id__in=ids,
+                status=ShoppingList.Status.FRESH,
+                status_changed_at__gte=since,
+            ).values_list("user_id", flat=True)
+        )
+        if not ids:
+            logger.info("Forecast refresh skipped: done by another batch")
+            return 0
+    size = _chunk_size()
+    if len(ids) < size:
+        waiting = (
+            ShoppingList.objects.filter(status=ShoppingList.Status.COMPUTING)
+            .exclude(user_id__in=ids)
+            .order_by("status_changed_at")
+            .values_list("user_id", flat=True)[: size - len(ids)]
+        )
+        ids |= set(waiting)
+    ordered = sorted(ids)
     done = 0
-    for chunk in _chunks(ids, _chunk_size()):
+    for chunk in _chunks(ordered, size):
         run = services.refresh_forecasts(user_ids=chunk, kind=kind)
         done += run.shoppers
-    logger.info("Refreshed forecasts for %d of %d shoppers", done, len(ids))
+    logger.info("Refreshed forecasts for %d of %d shoppers", done, len(ordered))
     return done
 
 

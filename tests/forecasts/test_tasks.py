@@ -4,6 +4,7 @@ from unittest import mock
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from accounts.models import Customer
 from accounts.purposes import INSIGHTS, PREDICTIONS
@@ -29,7 +30,7 @@ def test_new_orders_queue_a_refresh_for_a_consenting_shopper(
         history_changed.send(
             sender=Customer, user_id=consenting_alice.pk, customer_id=consenting_alice.customer.pk
         )
-    delay.assert_called_once_with([consenting_alice.pk])
+    assert delay.call_args.args[0] == [consenting_alice.pk]
     assert ShoppingList.objects.get(user=consenting_alice).status == "computing"
 
 
@@ -44,7 +45,8 @@ def test_granting_predictions_queues_the_first_list(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         grant(alice, PREDICTIONS)
-    delay.assert_called_once_with([alice.pk])
+    delay.assert_called_once()
+    assert delay.call_args.args[0] == [alice.pk]
 
 
 def test_granting_another_purpose_queues_nothing(alice, delay, django_capture_on_commit_callbacks):
@@ -114,3 +116,35 @@ def test_withdrawing_predictions_deletes_at_once_but_keeps_own_items(frozen, con
     # A refresh queued before the withdrawal finds nothing to do.
     assert tasks.refresh_forecasts_task([consenting_alice.pk]) == 0
     assert not Forecast.objects.filter(user=consenting_alice).exists()
+
+
+def test_waiting_lists_join_one_batch_and_later_tasks_find_them_done(
+    consenting_alice, charlie, catalog, frozen
+):
+    from datetime import timedelta
+
+    from insights.forecasts.services import mark_computing
+
+    weekly_history(charlie.customer, catalog)
+    grant(charlie, PREDICTIONS)
+    requested = timezone.now()
+    mark_computing(user_ids=[consenting_alice.pk, charlie.pk])
+    frozen.shift(timedelta(seconds=5))
+    assert (
+        tasks.refresh_forecasts_task([consenting_alice.pk], "refresh", requested.isoformat()) == 2
+    )
+    assert ForecastRun.objects.get(kind="refresh").shoppers == 2
+    assert set(ShoppingList.objects.values_list("status", flat=True)) == {"fresh"}
+    # Charlie's own task, queued before that batch ran, has nothing left to do.
+    assert tasks.refresh_forecasts_task([charlie.pk], "refresh", requested.isoformat()) == 0
+    assert ForecastRun.objects.filter(kind="refresh").count() == 1
+
+
+def test_a_list_waiting_for_a_shopper_without_consent_does_not_stay_updating(
+    consenting_alice, charlie, frozen
+):
+    from insights.forecasts.services import mark_computing
+
+    mark_computing(user_ids=[charlie.pk])
+    tasks.refresh_forecasts_task([consenting_alice.pk])
+    assert ShoppingList.objects.get(user=charlie).status == "stale"
