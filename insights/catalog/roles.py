@@ -12,8 +12,13 @@ GRANTS = {
 }
 
 
-def ensure_catalog_group(apps=global_apps, using: str = "default") -> None:  # noqa: ANN001
-    """Create or repair the group; its permissions are exactly GRANTS (run after migrate)."""
+def ensure_catalog_group(
+    apps=global_apps,  # noqa: ANN001
+    using: str = "default",
+    *,
+    create: bool = True,
+) -> None:
+    """Create (or only repair, with create=False) the group: its permissions are exactly GRANTS."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     codenames = [f"{action}_{model}" for model, actions in GRANTS.items() for action in actions]
@@ -24,5 +29,10 @@ def ensure_catalog_group(apps=global_apps, using: str = "default") -> None:  # n
     )
     if len(permissions) < len(codenames):
         return  # permissions not created yet; post_migrate calls again once they are
-    group, _created = Group.objects.using(using).get_or_create(name=CATALOG_GROUP)
+    if create:
+        group, _created = Group.objects.using(using).get_or_create(name=CATALOG_GROUP)
+    else:
+        group = Group.objects.using(using).filter(name=CATALOG_GROUP).first()
+        if group is None:
+            return
     group.permissions.set(permissions)

@@ -17,13 +17,13 @@ def test_the_group_holds_catalog_permissions_only(catalog_admin):
     assert "delete_product" not in codenames
 
 
-def test_migrate_rebuilds_the_group_with_exactly_its_permissions(db):
+def test_migrate_repairs_the_group_to_exactly_its_permissions(db):
     from django.contrib.auth.models import Permission
     from django.core.management import call_command
 
-    Group.objects.filter(name=CATALOG_GROUP).delete()
-    stray = Group.objects.create(name=CATALOG_GROUP)
-    stray.permissions.add(Permission.objects.get(codename="change_user"))
+    group = Group.objects.get(name=CATALOG_GROUP)  # made by migration 0003
+    group.permissions.remove(Permission.objects.get(codename="change_product"))
+    group.permissions.add(Permission.objects.get(codename="change_user"))
     call_command("migrate", verbosity=0)  # post_migrate runs even with nothing to apply
     group = Group.objects.get(name=CATALOG_GROUP)
     assert not group.permissions.filter(codename="change_user").exists()
