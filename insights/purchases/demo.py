@@ -29,7 +29,7 @@ from accounts.purposes import SWITCHABLE
 from insights.catalog.models import Category, Department, Product
 
 SOURCE = "completejourney"
-DEFAULT_HOUSEHOLDS = 300
+DEFAULT_HOUSEHOLDS = 500
 DEFAULT_SEED = 2017
 ORDERS_PER_BATCH = 4000
 # Shared by every demo login; printed by `manage.py demo_logins`. Not a real secret.
