@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -182,6 +183,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         "store_processed": False,
+        # Broadcast (pidbox) messages: without this kombu writes them to ./control.
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -199,9 +202,36 @@ CELERY_TASK_ROUTES = {
     "insights.forecasts.tasks.*": {"queue": "refresh"},
     "insights.pantry.tasks.*": {"queue": "notifications"},
 }
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Times are UTC (CELERY_TIMEZONE); the reminder job runs hourly because "morning" and
+# quiet hours are in each shopper's own time zone, and the job itself decides who is due.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "pantry-due-reminders": {
+        "task": "insights.pantry.tasks.send_due_reminders_task",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 50 * 60},
+    },
+    "habits-nightly-refresh": {
+        "task": "insights.habits.tasks.refresh_stale_habits_task",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "forecasts-nightly-fit": {
+        "task": "insights.forecasts.tasks.fit_forecast_model_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "forecasts-nightly-refresh": {
+        "task": "insights.forecasts.tasks.refresh_stale_forecasts_task",
+        "schedule": crontab(hour=3, minute=15),
+    },
+}
 # Seconds a burst of orders waits so it becomes one refresh per shopper.
 REFRESH_DEBOUNCE_SECONDS = env_int("REFRESH_DEBOUNCE_SECONDS", 10)
+# Shoppers per forecast refresh task (one model pass over the batch).
+FORECAST_REFRESH_CHUNK = env_int("FORECAST_REFRESH_CHUNK", 500)
+# Limits of one POST /api/v1/ingest/orders batch.
+MAX_INGEST_BATCH_ORDERS = env_int("MAX_INGEST_BATCH_ORDERS", 5000)
+MAX_INGEST_BODY_BYTES = env_int("MAX_INGEST_BODY_BYTES", 64 * 2**20)
+# Wrong link codes a login may try per hour before linking is refused for the hour.
+LINK_ATTEMPT_LIMIT = env_int("LINK_ATTEMPT_LIMIT", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -215,11 +245,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"ingest": env_str("INGEST_THROTTLE", "600/minute")},
 }
 if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kvitto API",
-    "DESCRIPTION": "A shopper's own purchase history and insights; ingestion for the store's systems.",
+    "DESCRIPTION": (
+        "A shopper's own purchase history and insights; ingestion for the store's systems."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema describes endpoints, not data; the store's developers read it without a login.

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 _APPS_WITH_API = [
     "accounts.api",
     "insights.purchases.api",
+    "insights.purchases.api_ingest",
     "insights.habits.api",
     "insights.forecasts.api",
     "insights.pantry.api",

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 def _catalog_group(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
     from insights.catalog.roles import ensure_catalog_group
 
-    ensure_catalog_group(using=using, create=False)
+    ensure_catalog_group(using=using)
 
 
 class CatalogConfig(AppConfig):
@@ -20,6 +20,5 @@ class CatalogConfig(AppConfig):
         # The group is created by migration 0003, empty: permissions exist only once auth's
         # post_migrate handler has run. Then, after every migrate, its permissions are set to
         # exactly the catalog's, so a permission added by hand does not linger.
-        # It is never created here: post_migrate also runs when tests flush the database,
-        # and a group made then would clash with the one restored by serialized rollback.
+        # It is also (re)created here, so a database flushed by transactional tests has it.
         post_migrate.connect(_catalog_group, sender=self, dispatch_uid="catalog.group")

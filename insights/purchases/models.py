@@ -48,7 +48,9 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], name="unique_order_source_id")
         ]
-        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")
+        ]
         ordering = ["-placed_at", "-id"]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
@@ -66,9 +68,7 @@ class OrderLine(models.Model):
     # `customer` by line_customer_placed_idx, so neither has an index of its own; and
     # `customer` has no database constraint because it is a copy of order.customer, which
     # has one (the ORM still cascades deletes).
-    order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="lines", db_index=False
-    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
@@ -103,3 +103,6 @@ class PendingRefresh(models.Model):
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"refresh customer {self.customer_id} (since {self.requested_at:%Y-%m-%d %H:%M})"

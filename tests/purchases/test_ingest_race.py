@@ -18,7 +18,7 @@ from tests.purchases.ingest_helpers import frame, line
     reason="SQLite's in-memory test database locks whole tables across threads; on SQLite "
     "IMMEDIATE transactions serialise writers, so the race cannot happen there",
 )
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_concurrent_batches_with_the_same_new_order_store_it_once():
     # Both batches look the order up (and find nothing) before either writes.
     barrier = threading.Barrier(2, timeout=10)

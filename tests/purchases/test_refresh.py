@@ -155,7 +155,7 @@ def refresh_queue() -> str:
     return route["queue"].name
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_real_worker_on_the_configured_broker_runs_the_queued_refresh(settings):
     settings.REFRESH_DEBOUNCE_SECONDS = 0
     user = UserFactory(email="worker@example.com")
