@@ -18,6 +18,7 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import get_format, number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 OTHER_ID = -1
 
@@ -220,7 +221,6 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f'<text class="tick" x="{left + hour * cell_w + cell_w / 2:.1f}" y="{top - 6}" '
             f'text-anchor="middle">{hour:02d}</text>'
         )
-    template = _("%(weekday)s %(hour)02d:00: %(count)s trips")
     period = f"&from={window_start}&to={window_end}"
     for weekday, row in enumerate(matrix):
         y = top + weekday * cell_h
@@ -230,7 +230,11 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = template % {"weekday": day_name, "hour": hour, "count": count}
+            label = ngettext(
+                "%(weekday)s %(hour)02d:00: %(count)s trip",
+                "%(weekday)s %(hour)02d:00: %(count)s trips",
+                count,
+            ) % {"weekday": day_name, "hour": hour, "count": count}
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
                 f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
@@ -272,7 +276,11 @@ def basket_trend(
         else:
             first, last = start, date.fromordinal(start.toordinal() + 6)
         last = min(last, date.fromisoformat(window_end))
-        label = _("%(start)s: %(trips)s trips, %(amount)s %(currency)s per basket") % {
+        label = ngettext(
+            "%(start)s: %(trips)s trip, %(amount)s %(currency)s per basket",
+            "%(start)s: %(trips)s trips, %(amount)s %(currency)s per basket",
+            point["trips"],
+        ) % {
             "start": point["start"],
             "trips": point["trips"],
             "amount": money(point["avg_value"], seps),
