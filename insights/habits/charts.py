@@ -160,9 +160,11 @@ def monthly_spend(
             f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
             f'text-anchor="middle">{escape(first.strftime("%m/%y"))}</text>'
         )
+    # Outside the f-string: xgettext does not look for gettext calls inside one.
+    axis = _("Month")
     body.append(
         f'<text class="axis-label" x="{left + plot_w / 2:.0f}" y="{height - 4}" '
-        f'text-anchor="middle">{escape(_("Month"))}</text>'
+        f'text-anchor="middle">{escape(axis)}</text>'
     )
     title = _("Spend per month by department")
     return _svg("chart-monthly", title, width, height, body, wide=len(months) > 6)
@@ -244,9 +246,10 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
                 url = f"{base}?weekday={weekday}&amp;hour={hour}{escape(period)}"
                 rect = f'<a href="{url}">{rect}</a>'
             body.append(rect)
+    axis = _("Hour of the day")
     body.append(
         f'<text class="axis-label" x="{left + 12 * cell_w:.0f}" y="{height - 6}" '
-        f'text-anchor="middle">{escape(_("Hour of the day"))}</text>'
+        f'text-anchor="middle">{escape(axis)}</text>'
     )
     return _svg("chart-heatmap", _("Trips by weekday and hour"), width, height, body, wide=True)
 
