@@ -42,19 +42,23 @@ def consent_statistics() -> list[VersionRow]:
     }
     recorded = {
         (row["purpose"], row["text__version"]): row
-        for row in ConsentEvent.objects.values("purpose", "text__version").annotate(
+        for row in ConsentEvent.objects.order_by()
+        .values("purpose", "text__version")
+        .annotate(
             grants=Count("id", filter=Q(granted=True)),
             withdrawals=Count("id", filter=Q(granted=False)),
         )
     }
     current: dict[tuple[str, int], dict[str, int]] = {}
     for purpose in SWITCHABLE:
+        latest_ids = _latest_events(None, purpose).order_by().values("pk")
         for row in (
-            _latest_events(None, purpose)
+            ConsentEvent.objects.filter(pk__in=latest_ids)
+            .order_by()
             .values("text__version")
             .annotate(
-                granted=Count("id", filter=Q(granted=True)),
-                withdrawn=Count("id", filter=Q(granted=False)),
+                n_granted=Count("id", filter=Q(granted=True)),
+                n_withdrawn=Count("id", filter=Q(granted=False)),
             )
         ):
             current[(purpose, row["text__version"])] = row
@@ -65,7 +69,7 @@ def consent_statistics() -> list[VersionRow]:
         if text["purpose"] not in order:
             continue
         now = current.get(key, {})
-        granted_now = now.get("granted", 0)
+        granted_now = now.get("n_granted", 0)
         is_outdated = text["version"] < newest_material.get(text["purpose"], 0)
         rows.append(
             VersionRow(
@@ -74,7 +78,7 @@ def consent_statistics() -> list[VersionRow]:
                 version=text["version"],
                 material=text["material"],
                 granted_now=granted_now,
-                withdrawn_now=now.get("withdrawn", 0),
+                withdrawn_now=now.get("n_withdrawn", 0),
                 outdated=granted_now if is_outdated else 0,
                 grants_recorded=recorded.get(key, {}).get("grants", 0),
                 withdrawals_recorded=recorded.get(key, {}).get("withdrawals", 0),
