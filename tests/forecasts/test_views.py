@@ -249,7 +249,7 @@ def test_the_page_costs_the_same_queries_for_3_items_as_for_30(alice, consenting
     large = _queries_for_page(consenting)
     assert small == large
     # session, login, consent, list, items (+products, aisles), forecasts, last list,
-    # the header bell's unread count.
+    # and the header bell's unread count.
     assert large <= 8
 
 
