@@ -9,10 +9,25 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from accounts.purposes import PURPOSES, SECURITY_MEASURES
+from accounts.purposes import PURPOSES, SECURITY_MEASURES, LawfulBasis, WhileOutdated
 
-DATA_SUBJECTS = "Shoppers with a Kvitto login, and customers the store's systems send orders for."
+# The register is written in the active language (`processing_register --language sv`);
+# the JSON keeps the machine values (`lawful_basis`, `while_outdated`) beside the words.
+DATA_SUBJECTS = gettext_lazy(
+    "Shoppers with a Kvitto login, and customers the store's systems send orders for."
+)
+NO_TRANSFERS = gettext_lazy("None.")
+LAWFUL_BASIS_NAMES = {
+    LawfulBasis.CONSENT: pgettext_lazy("lawful basis", "consent"),
+    LawfulBasis.CONTRACT: pgettext_lazy("lawful basis", "contract"),
+}
+WHILE_OUTDATED_RULES = {
+    WhileOutdated.CONTINUE: gettext_lazy("continues under the version the shopper agreed to"),
+    WhileOutdated.PAUSE: gettext_lazy("paused until the shopper answers"),
+}
 
 
 def build_register() -> dict[str, Any]:
@@ -28,15 +43,17 @@ def build_register() -> dict[str, Any]:
                 "name": str(purpose.title),
                 "description": str(purpose.summary),
                 "lawful_basis": purpose.lawful_basis.value,
+                "lawful_basis_name": str(LAWFUL_BASIS_NAMES[purpose.lawful_basis]),
                 "lawful_basis_article": purpose.lawful_basis_article,
                 "switchable": purpose.switchable,
-                "data_subjects": DATA_SUBJECTS,
+                "data_subjects": str(DATA_SUBJECTS),
                 "data_used": str(purpose.data_used),
                 "data_categories": [str(category) for category in purpose.data_categories],
                 "recipients": str(purpose.recipients),
-                "third_country_transfers": "None.",
+                "third_country_transfers": str(NO_TRANSFERS),
                 "retention": str(purpose.retention),
                 "while_outdated": purpose.while_outdated.value,
+                "while_outdated_rule": str(WHILE_OUTDATED_RULES[purpose.while_outdated]),
             }
         )
     return {
@@ -54,38 +71,42 @@ def build_register() -> dict[str, Any]:
 
 
 def render_markdown(register: dict[str, Any]) -> str:
+    """The register as a Markdown document, in the active language."""
     c = register["controller"]
+    generated = _("Generated %(at)s from the purpose registry (accounts/purposes.py).") % {
+        "at": register["generated_at"]
+    }
+    controller = [
+        (_("Name"), c["name"]),
+        (_("Contact"), c["contact"]),
+        (_("E-mail"), c["email"]),
+        (_("Phone"), c["phone"] or "—"),
+        (_("Address"), c["address"] or "—"),
+    ]
     lines = [
-        "# Register of processing activities (GDPR art. 30)",
+        "# " + _("Register of processing activities (GDPR art. 30)"),
         "",
-        f"Generated {register['generated_at']} from the purpose registry (accounts/purposes.py).",
+        generated,
         "",
-        "## Controller",
+        "## " + _("Controller"),
         "",
-        f"- Name: {c['name']}",
-        f"- Contact: {c['contact']}",
-        f"- E-mail: {c['email']}",
-        f"- Phone: {c['phone'] or '—'}",
-        f"- Address: {c['address'] or '—'}",
+        *(f"- {label}: {value}" for label, value in controller),
         "",
-        "## Processing activities",
+        "## " + _("Processing activities"),
     ]
     for p in register["purposes"]:
-        lines += [
-            "",
-            f"### {p['name']} (`{p['key']}`)",
-            "",
-            p["description"],
-            "",
-            f"- Lawful basis: {p['lawful_basis']} ({p['lawful_basis_article']})",
-            f"- Data subjects: {p['data_subjects']}",
-            f"- Data used: {p['data_used']}",
-            f"- Data categories: {'; '.join(p['data_categories'])}",
-            f"- Recipients: {p['recipients']}",
-            f"- Transfers to third countries: {p['third_country_transfers']}",
-            f"- Retention: {p['retention']}",
-            f"- After a material text change, until the shopper answers: {p['while_outdated']}",
+        facts = [
+            (_("Lawful basis"), f"{p['lawful_basis_name']} ({p['lawful_basis_article']})"),
+            (_("Data subjects"), p["data_subjects"]),
+            (_("Data used"), p["data_used"]),
+            (_("Data categories"), "; ".join(p["data_categories"])),
+            (_("Recipients"), p["recipients"]),
+            (_("Transfers to third countries"), p["third_country_transfers"]),
+            (_("Retention"), p["retention"]),
+            (_("While a changed text is unanswered"), p["while_outdated_rule"]),
         ]
-    lines += ["", "## Technical and organisational security measures (art. 32)", ""]
+        lines += ["", f"### {p['name']} (`{p['key']}`)", "", p["description"], ""]
+        lines += [f"- {label}: {value}" for label, value in facts]
+    lines += ["", "## " + _("Technical and organisational security measures (art. 32)"), ""]
     lines += [f"- {measure}" for measure in register["security_measures"]]
     return "\n".join(lines) + "\n"

@@ -15,10 +15,14 @@ import polib
 import pytest
 import time_machine
 from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils.translation.template import templatize
 
-from accounts.purposes import INSIGHTS, PANTRY, PREDICTIONS
+from accounts.consent import set_consent
+from accounts.models import PurposeText
+from accounts.purposes import EMAIL, INSIGHTS, PANTRY, PREDICTIONS
 from insights.compile_translations import compile_all
 from insights.habits import tasks as habit_tasks
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, UserFactory
@@ -173,6 +177,20 @@ def test_every_marked_string_in_the_code_is_in_the_catalogue():
     assert not missing, f"run `{MAKEMESSAGES}` and translate: {missing}"
 
 
+TRANSLATE_TAG_WITH_ESCAPED_QUOTE = re.compile(r"{%\s*trans(?:late)?\s+(\"|')(?:(?!\1).)*\\\1")
+
+
+def test_no_translate_tag_escapes_a_quote_inside_its_string():
+    """templatize (and so makemessages) ends the string at an escaped quote: `\\"Now\\"` was
+    extracted as a lone backslash and the real sentence never reached the catalogue."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)[:60]}"
+        for path in (ROOT / "templates").rglob("*.html")
+        for match in TRANSLATE_TAG_WITH_ESCAPED_QUOTE.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "use the other quote character around the string: " + str(offenders)
+
+
 # --- Pages in Swedish ------------------------------------------------------------------
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -311,3 +329,72 @@ def test_the_header_switch_turns_a_shoppers_pages_swedish_and_remembers_it(alice
     alice_client.logout()
     alice_client.force_login(alice)
     assert "Din inköpshistorik" in _page(alice_client, reverse("purchases:history"))
+
+
+def test_a_decision_shows_the_text_the_shopper_saw_in_swedish_with_swedish_dates(
+    sven, sven_client, frozen
+):
+    PurposeText.objects.filter(purpose=INSIGHTS, version=1).update(
+        published_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    )
+    event = set_consent(user=sven, purpose=INSIGHTS, granted=True, method="consent_centre")
+    body = _page(sven_client, reverse("privacy:decision", args=[event.receipt_id]))
+    assert "Du slog på Vanor" in body and "You switched on" not in body
+    assert ">20 nov 2026, 11:00</time>" in body
+    assert "Publicerad 2 mar 2026." in body
+    # Version 1 is stored in English; the shopper saw (and sees here) the Swedish text.
+    assert "Vi sammanställer dina köp" in body and "We analyse your purchases" not in body
+    assert "via integritetsinställningarna" in body
+
+
+def test_the_review_page_is_in_swedish_and_shows_an_admins_new_text_as_written(sven, sven_client):
+    set_consent(user=sven, purpose=INSIGHTS, granted=True, method="check_in")
+    PurposeText.objects.create(
+        purpose=INSIGHTS, version=2, title="Vanor", body="Ny text, skriven av admin.", material=True
+    )
+    body = _page(sven_client, reverse("privacy:review"))
+    assert "Ändrade integritetstexter" in body and "Changed privacy texts" not in body
+    assert "Ny text (version 2)" in body and "Ny text, skriven av admin." in body
+    assert "Det du godkände (version 1)" in body and "Vi sammanställer dina köp" in body
+    assert "Stäng av Vanor" in body
+
+
+def test_the_re_consent_prompt_in_the_header_is_in_swedish(sven, sven_client):
+    for purpose in (INSIGHTS, EMAIL):
+        set_consent(user=sven, purpose=purpose, granted=True, method="check_in")
+        PurposeText.objects.create(purpose=purpose, version=2, title="t", body="b", material=True)
+    sven_client.force_login(sven)  # the prompt's list is computed at login
+    body = _page(sven_client, reverse("purchases:history"))
+    assert "Texten för 2 av dina integritetsval har ändrats. Läs dem och svara." in body
+    assert "Gå igenom ändringarna" in body
+
+
+@pytest.fixture
+def swedish_privacy_admin(client, db):
+    admin = UserFactory(email="pia@example.com", name="Pia", language="sv", is_staff=True)
+    admin.user_permissions.add(
+        Permission.objects.get(codename="view_consentevent", content_type__app_label="accounts")
+    )
+    client.force_login(admin)
+    return client
+
+
+def test_the_privacy_admins_pages_are_in_swedish(swedish_privacy_admin):
+    statistics = _page(swedish_privacy_admin, reverse("privacy:statistics"))
+    assert "Statistik över samtycken" in statistics and "Consent statistics" not in statistics
+    assert "”Nu” räknar varje kund en gång" in statistics
+    register = _page(swedish_privacy_admin, reverse("privacy:register"))
+    assert "Register över behandlingar (GDPR art. 30)" in register
+    assert "Rättslig grund" in register and "Lawful basis" not in register
+    assert "samtycke (GDPR art. 6(1)(a))" in register and "avtal (GDPR art. 6(1)(b))" in register
+    assert "pausas tills kunden svarar" in register
+
+
+def test_the_register_command_writes_swedish_when_asked(db):
+    out = io.StringIO()
+    call_command("processing_register", "--language", "sv", stdout=out)
+    text = out.getvalue()
+    assert text.startswith("# Register över behandlingar (GDPR art. 30)")
+    assert "## Personuppgiftsansvarig" in text and "### Vanor (`insights`)" in text
+    assert "- Överföring till tredjeland: Inga." in text
+    assert "Lawful basis" not in text and "Data subjects" not in text
