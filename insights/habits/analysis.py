@@ -586,10 +586,13 @@ def _slice(table: pd.DataFrame, low: int, high: int, shopper_of: np.ndarray) -> 
     """The rows of slots [low, high) with `slot` turned back into `shopper`."""
     slots = table["slot"].to_numpy()
     start, end = np.searchsorted(slots, [low, high])
-    part = table.iloc[start:end].reset_index(drop=True)
-    shopper = shopper_of[part["slot"].to_numpy(dtype=np.int64) - low]
-    part = part.drop(columns="slot")
-    part.insert(0, "shopper", shopper)
+    # `slot` is every table's first column: selecting past it is cheaper than a drop,
+    # which rebuilds the column index (a few ms each with pandas' string labels).
+    position = table.columns.get_loc("slot")
+    keep = [i for i in range(table.shape[1]) if i != position]
+    part = table.iloc[start:end, keep]
+    part.index = pd.RangeIndex(end - start)
+    part.insert(0, "shopper", shopper_of[slots[start:end].astype(np.int64) - low])
     return part
 
 
@@ -1006,7 +1009,7 @@ def _highlights(
     at most `favourite_max_before` ever before it, for a shopper with some history.
     """
     out: list[dict[int, list[Highlight]]] = []
-    per_trip: pd.DataFrame | None = None
+    per_trip: _PerTrip | None = None
     for k, span in enumerate(spans):
         cur_n = _trip_counts(trips, span.window, n)
         prev_n = _trip_counts(trips, span.previous, n)
@@ -1043,51 +1046,84 @@ def _rank(found: list[tuple[int, Highlight]], thresholds: Thresholds) -> dict[in
     return out
 
 
-def _category_per_trip(enc: _Encoded) -> pd.DataFrame:
-    """Spend per shopper, category and trip (order), sorted that way, with the trip's day."""
+@dataclass
+class _PerTrip:
+    """Spend per shopper, category and trip (order), sorted that way, as plain arrays.
+
+    `group` numbers the (shopper, category) pairs in that order; `group_s` and
+    `group_category` map a group back.
+    """
+
+    s: np.ndarray
+    dayn: np.ndarray
+    total: np.ndarray
+    group: np.ndarray
+    group_s: np.ndarray
+    group_category: np.ndarray
+
+
+def _category_per_trip(enc: _Encoded) -> _PerTrip:
     lines = enc.lines
     per = lines.groupby(["s", "category_id", "order_id"]).agg(
         total=("amount_paid", "sum"), dayn=("dayn", "first")
     )
-    return per.reset_index()
+    s = per.index.get_level_values("s").to_numpy()
+    category = per.index.get_level_values("category_id").to_numpy()
+    starts = np.ones(len(s), dtype=bool)
+    starts[1:] = (s[1:] != s[:-1]) | (category[1:] != category[:-1])
+    return _PerTrip(
+        s=s,
+        dayn=per["dayn"].to_numpy(),
+        total=per["total"].to_numpy(),
+        group=np.cumsum(starts) - 1,
+        group_s=s[starts],
+        group_category=category[starts],
+    )
 
 
-def _trip_stats(per_trip: pd.DataFrame, window: Window, eligible: np.ndarray) -> pd.DataFrame:
-    """Per shopper and category: the sum and sum of squares of spend per trip, and trips."""
-    dayn = per_trip["dayn"].to_numpy()
-    s = per_trip["s"].to_numpy()
+def _trip_stats(
+    per_trip: _PerTrip, window: Window, eligible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (shopper, category) group with trips in `window`: the groups, and a (3, groups)
+    array of the sum and the sum of squares of spend per trip, and the trips."""
+    dayn, s = per_trip.dayn, per_trip.s
     inside = (dayn >= _daynum(window.start)) & (dayn <= _daynum(window.end)) & eligible[s]
-    rows = per_trip[inside]
-    stats = rows[["s", "category_id", "total"]].assign(sumsq=rows["total"] ** 2, trips=1)
-    return stats.groupby(["s", "category_id"]).sum()
+    group = per_trip.group[inside]
+    total = per_trip.total[inside]
+    # pandas' grouped sum (compensated, in row order), so the sums match a plain group-by.
+    sums = pd.DataFrame({"total": total, "sumsq": total**2}).groupby(group, sort=True).sum()
+    groups = sums.index.to_numpy(dtype=np.int64)
+    trips = np.bincount(group, minlength=len(per_trip.group_s))[groups].astype(np.float64)
+    return groups, np.vstack([sums["total"].to_numpy(), sums["sumsq"].to_numpy(), trips])
 
 
 def _welch_z(
-    total_a: pd.Series,
-    sumsq_a: pd.Series,
-    n_a: pd.Series,
-    total_b: pd.Series,
-    sumsq_b: pd.Series,
-    n_b: pd.Series,
-) -> pd.Series:
+    total_a: np.ndarray,
+    sumsq_a: np.ndarray,
+    n_a: np.ndarray,
+    total_b: np.ndarray,
+    sumsq_b: np.ndarray,
+    n_b: np.ndarray,
+) -> np.ndarray:
     """Welch's z for the difference of two means, from sums and sums of squares.
 
     Samples without variance and with different means give +-inf (a certain difference).
     """
-    mean_a, mean_b = total_a / n_a, total_b / n_b
-    var_a = (sumsq_a - n_a * mean_a**2).clip(lower=0) / (n_a - 1).clip(lower=1)
-    var_b = (sumsq_b - n_b * mean_b**2).clip(lower=0) / (n_b - 1).clip(lower=1)
-    se = np.sqrt(var_a / n_a + var_b / n_b)
-    diff = mean_a - mean_b
-    # Float noise in sumsq - n * mean^2 can leave a tiny positive variance; treat as none.
-    se = se.where(se > 1e-9 * (mean_a.abs() + mean_b.abs() + 1.0), 0.0)
-    z = diff / se.where(se > 0)
-    certain = np.sign(diff) * np.inf
-    return z.where(se > 0, certain.where(diff != 0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_a, mean_b = total_a / n_a, total_b / n_b
+        var_a = np.maximum(sumsq_a - n_a * mean_a**2, 0) / np.maximum(n_a - 1, 1)
+        var_b = np.maximum(sumsq_b - n_b * mean_b**2, 0) / np.maximum(n_b - 1, 1)
+        se = np.sqrt(var_a / n_a + var_b / n_b)
+        diff = mean_a - mean_b
+        # Float noise in sumsq - n * mean^2 can leave a tiny positive variance; treat as none.
+        se = np.where(se > 1e-9 * (np.abs(mean_a) + np.abs(mean_b) + 1.0), se, 0.0)
+        z = diff / np.where(se > 0, se, np.nan)
+        certain = np.where(diff != 0, np.sign(diff) * np.inf, 0.0)
+    return np.where(se > 0, z, certain)
 
 
 def _category_changes(
-    per_trip: pd.DataFrame,
+    per_trip: _PerTrip,
     enc: _Encoded,
     span: _Span,
     eligible: np.ndarray,
@@ -1096,33 +1132,51 @@ def _category_changes(
     thresholds: Thresholds,
 ) -> list[tuple[int, Highlight]]:
     window, previous = span.window, span.previous
-    cur = _trip_stats(per_trip, window, eligible)
-    prev = _trip_stats(per_trip, previous, eligible)
-    if cur.empty and prev.empty:
+    cur_groups, cur = _trip_stats(per_trip, window, eligible)
+    prev_groups, prev = _trip_stats(per_trip, previous, eligible)
+    if not len(cur_groups) and not len(prev_groups):
         return []
-    stats = cur.join(prev, how="outer", suffixes=("_cur", "_prev")).fillna(0.0)
-    shopper = stats.index.get_level_values("s").to_numpy()
-    change = stats["total_cur"] - stats["total_prev"]
-    relative = _share(change, stats["total_prev"])
+    # The outer join of both windows' groups, 0 where a window has none.
+    groups = np.union1d(cur_groups, prev_groups)
+    now = np.zeros((3, len(groups)))
+    now[:, np.searchsorted(groups, cur_groups)] = cur
+    before = np.zeros((3, len(groups)))
+    before[:, np.searchsorted(groups, prev_groups)] = prev
+    (total_cur, sumsq_cur, trips_cur), (total_prev, sumsq_prev, trips_prev) = now, before
+    shopper = per_trip.group_s[groups]
+    change = total_cur - total_prev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = change / np.where(total_prev != 0, total_prev, np.nan)
+    relative = np.where(np.isnan(relative), 0.0, relative)
     z = _welch_z(
-        stats["total_cur"],
-        stats["sumsq_cur"],
-        pd.Series(cur_n[shopper].astype(float), index=stats.index),
-        stats["total_prev"],
-        stats["sumsq_prev"],
-        pd.Series(prev_n[shopper].astype(float), index=stats.index),
+        total_cur,
+        sumsq_cur,
+        cur_n[shopper].astype(float),
+        total_prev,
+        sumsq_prev,
+        prev_n[shopper].astype(float),
     )
-    stats = stats.assign(change=change, relative=relative, z=z)
-    keep = stats[
-        (stats["total_prev"] > 0)
-        & (np.maximum(stats["trips_cur"], stats["trips_prev"]) >= thresholds.min_purchase_trips)
-        & (stats["relative"].abs() >= thresholds.min_relative_change)
-        & (stats["change"].abs() >= thresholds.min_absolute_change)
-        & (stats["z"].abs() >= thresholds.min_z)
-        & (np.sign(stats["z"]) == np.sign(stats["change"]))
-    ].reset_index()
+    kept = np.flatnonzero(
+        (total_prev > 0)
+        & (np.maximum(trips_cur, trips_prev) >= thresholds.min_purchase_trips)
+        & (np.abs(relative) >= thresholds.min_relative_change)
+        & (np.abs(change) >= thresholds.min_absolute_change)
+        & (np.abs(z) >= thresholds.min_z)
+        & (np.sign(z) == np.sign(change))
+    )
+    keep = zip(
+        shopper[kept].tolist(),
+        per_trip.group_category[groups[kept]].tolist(),
+        change[kept].tolist(),
+        relative[kept].tolist(),
+        total_cur[kept].tolist(),
+        total_prev[kept].tolist(),
+        z[kept].tolist(),
+        strict=True,
+    )
     found = []
-    for row in keep.itertuples(index=False):
+    for s, category_id, change_, relative_, now_, before_, z_ in keep:
+        row = _ChangeRow(s, category_id, change_, relative_, now_, before_, z_)
         up = row.change > 0
         kind = "category_up" if up else "category_down"
         template = (
@@ -1156,6 +1210,17 @@ def _category_changes(
             )
         )
     return found
+
+
+@dataclass
+class _ChangeRow:
+    s: int
+    category_id: int
+    change: float
+    relative: float
+    total_cur: float
+    total_prev: float
+    z: float
 
 
 def _weekday_counts(trips: pd.DataFrame, window: Window, eligible: np.ndarray) -> np.ndarray:
