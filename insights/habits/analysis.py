@@ -378,11 +378,12 @@ def compute_periods(
     highlights = _highlights(enc, trips, spans, n, per_product, thresholds)
     out: dict[Hashable, HabitFrames] = {}
     shopper_of = np.asarray(universe, dtype=object if n == 0 else None)
+    tables = {name: _with_shopper(table, n, shopper_of) for name, table in tables.items()}
     for k, span in enumerate(spans):
         wanted = members[span.key]
         positions = pd.Index(universe).get_indexer(wanted) if n else np.zeros(0, np.int64)
         low, high = k * n, (k + 1) * n
-        part = {name: _slice(table, low, high, shopper_of) for name, table in tables.items()}
+        part = {name: _slice(table, low, high) for name, table in tables.items()}
         slots = pd.Index(np.arange(low, high))
         window_heat = np.zeros((len(wanted), 7, 24), dtype=np.int64)
         known_rows = positions >= 0
@@ -582,18 +583,23 @@ def _share(values: pd.Series, totals: pd.Series) -> pd.Series:
     return out.fillna(0.0)
 
 
-def _slice(table: pd.DataFrame, low: int, high: int, shopper_of: np.ndarray) -> pd.DataFrame:
+def _slice(table: pd.DataFrame, low: int, high: int) -> pd.DataFrame:
     """The rows of slots [low, high) with `slot` turned back into `shopper`."""
     slots = table["slot"].to_numpy()
     start, end = np.searchsorted(slots, [low, high])
-    # `slot` is every table's first column: selecting past it is cheaper than a drop,
-    # which rebuilds the column index (a few ms each with pandas' string labels).
-    position = table.columns.get_loc("slot")
-    keep = [i for i in range(table.shape[1]) if i != position]
-    part = table.iloc[start:end, keep]
+    # The table's columns are `slot`, `shopper` (see `_with_shopper`), then the rest: a
+    # positional slice past `slot` costs far less than a drop and an insert, which
+    # rebuild the column index (milliseconds each with pandas' string labels).
+    part = table.iloc[start:end, 1:]
     part.index = pd.RangeIndex(end - start)
-    part.insert(0, "shopper", shopper_of[slots[start:end].astype(np.int64) - low])
     return part
+
+
+def _with_shopper(table: pd.DataFrame, n: int, shopper_of: np.ndarray) -> pd.DataFrame:
+    """The table with a `shopper` column (the slot's shopper) right after `slot`."""
+    slots = table["slot"].to_numpy(dtype=np.int64)
+    table.insert(1, "shopper", shopper_of[slots % n] if n else shopper_of[slots])
+    return table
 
 
 def _by_shopper(
