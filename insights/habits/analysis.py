@@ -378,12 +378,19 @@ def compute_periods(
     highlights = _highlights(enc, trips, spans, n, per_product, thresholds)
     out: dict[Hashable, HabitFrames] = {}
     shopper_of = np.asarray(universe, dtype=object if n == 0 else None)
-    tables = {name: _with_shopper(table, n, shopper_of) for name, table in tables.items()}
+    slots_of = {name: table["slot"].to_numpy(dtype=np.int64) for name, table in tables.items()}
+    # Each table without `slot`, with `shopper` first: a period's rows are then a
+    # positional slice, far cheaper than a drop and an insert per period, which rebuild
+    # the column index (milliseconds each with pandas' string labels).
+    tables = {
+        name: _with_shopper(table, slots_of[name], n, shopper_of).iloc[:, 1:]
+        for name, table in tables.items()
+    }
     for k, span in enumerate(spans):
         wanted = members[span.key]
         positions = pd.Index(universe).get_indexer(wanted) if n else np.zeros(0, np.int64)
         low, high = k * n, (k + 1) * n
-        part = {name: _slice(table, low, high) for name, table in tables.items()}
+        part = {name: _slice(table, slots_of[name], low, high) for name, table in tables.items()}
         slots = pd.Index(np.arange(low, high))
         window_heat = np.zeros((len(wanted), 7, 24), dtype=np.int64)
         known_rows = positions >= 0
@@ -583,21 +590,44 @@ def _share(values: pd.Series, totals: pd.Series) -> pd.Series:
     return out.fillna(0.0)
 
 
-def _slice(table: pd.DataFrame, low: int, high: int) -> pd.DataFrame:
-    """The rows of slots [low, high) with `slot` turned back into `shopper`."""
-    slots = table["slot"].to_numpy()
+def _agg(grouped: Any, **spec: tuple[str, str]) -> pd.DataFrame:
+    """`grouped.agg(name=(column, function), ...)` with one call per function.
+
+    The same grouped reductions, without pandas' named-aggregation machinery, whose fixed
+    cost (column relabelling, a MultiIndex of the results) outweighs a few thousand rows.
+    """
+    columns: dict[str, np.ndarray] = {}
+    index = None
+    by_function: dict[str, list[tuple[str, str]]] = {}
+    for name, (column, function) in spec.items():
+        by_function.setdefault(function, []).append((name, column))
+    for function, pairs in by_function.items():
+        if function == "size":
+            result = grouped.size()
+            index = result.index
+            for name, _ in pairs:
+                columns[name] = result.to_numpy()
+            continue
+        wanted = list(dict.fromkeys(column for _, column in pairs))
+        result = getattr(grouped[wanted], function)()
+        index = result.index
+        for name, column in pairs:
+            columns[name] = result[column].to_numpy()
+    return pd.DataFrame({name: columns[name] for name in spec}, index=index)
+
+
+def _slice(table: pd.DataFrame, slots: np.ndarray, low: int, high: int) -> pd.DataFrame:
+    """The rows of slots [low, high) (`slots` is the table's sorted slot of each row)."""
     start, end = np.searchsorted(slots, [low, high])
-    # The table's columns are `slot`, `shopper` (see `_with_shopper`), then the rest: a
-    # positional slice past `slot` costs far less than a drop and an insert, which
-    # rebuild the column index (milliseconds each with pandas' string labels).
-    part = table.iloc[start:end, 1:]
+    part = table.iloc[start:end]
     part.index = pd.RangeIndex(end - start)
     return part
 
 
-def _with_shopper(table: pd.DataFrame, n: int, shopper_of: np.ndarray) -> pd.DataFrame:
+def _with_shopper(
+    table: pd.DataFrame, slots: np.ndarray, n: int, shopper_of: np.ndarray
+) -> pd.DataFrame:
     """The table with a `shopper` column (the slot's shopper) right after `slot`."""
-    slots = table["slot"].to_numpy(dtype=np.int64)
     table.insert(1, "shopper", shopper_of[slots % n] if n else shopper_of[slots])
     return table
 
@@ -711,7 +741,8 @@ def _totals(
     """Per slot: spend, trips, lines, items and savings in the window."""
     if stacked.empty:
         return pd.DataFrame(columns=list(_TOTAL_FIELDS))
-    per = stacked.groupby("slot").agg(
+    per = _agg(
+        stacked.groupby("slot"),
         spend=("value", "sum"),
         trips=("order_id", "size"),
         lines=("lines", "sum"),
@@ -751,7 +782,8 @@ def _rhythm(stacked: pd.DataFrame, spans: list[_Span], n: int, first: np.ndarray
     per = (
         ordered.assign(gap=gap)
         .groupby("slot")
-        .agg(
+        .pipe(
+            _agg,
             trips=("order_id", "size"),
             basket_value=("value", "mean"),
             basket_lines=("lines", "mean"),
@@ -810,7 +842,7 @@ def _monthly(stacked: pd.DataFrame, enc: _Encoded) -> pd.DataFrame:
     spend.loc[folded, "order_spend"] = -1.0
     out = (
         spend.groupby(["slot", "month", "dept"])
-        .agg(spend=("spend", "sum"), order_spend=("order_spend", "max"))
+        .pipe(_agg, spend=("spend", "sum"), order_spend=("order_spend", "max"))
         .reset_index()
     )
     month_total = out.groupby(["slot", "month"])["spend"].transform("sum")
@@ -894,7 +926,8 @@ def _top_products(
         return empty, empty.copy(), pd.DataFrame(columns=[*columns, "first", "last"])
     per = (
         stacked.groupby(["slot", "product_id"])
-        .agg(
+        .pipe(
+            _agg,
             pname=("pname", "first"),
             category_id=("category_id", "first"),
             spend=("amount_paid", "sum"),
@@ -935,7 +968,7 @@ def _channels(stacked: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     out = (
         stacked.groupby(["slot", "channel"])
-        .agg(trips=("order_id", "size"), spend=("value", "sum"))
+        .pipe(_agg, trips=("order_id", "size"), spend=("value", "sum"))
         .reset_index()
     )
     out["share"] = _share(out["trips"].astype(float), out.groupby("slot")["trips"].transform("sum"))
@@ -956,7 +989,12 @@ def _basket_trend(stacked: pd.DataFrame, spans: list[_Span], n: int) -> pd.DataF
     out = (
         stacked.assign(bucket=bucket)
         .groupby(["slot", "bucket"])
-        .agg(trips=("order_id", "size"), avg_value=("value", "mean"), avg_items=("items", "mean"))
+        .pipe(
+            _agg,
+            trips=("order_id", "size"),
+            avg_value=("value", "mean"),
+            avg_items=("items", "mean"),
+        )
         .reset_index()
     )
     days = np.unique(out["bucket"].to_numpy())
