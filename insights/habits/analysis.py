@@ -1338,6 +1338,25 @@ def _weekday_shift(
     return found
 
 
+def _pair_counts(lines: pd.DataFrame, s: np.ndarray, product_id: pd.Series) -> np.ndarray:
+    """How many of `lines` have each (shopper code, product id) pair of the candidates."""
+    ids = lines["product_id"].to_numpy()
+    wanted = product_id.to_numpy()
+    if ids.dtype.kind in "iu" and wanted.dtype.kind in "iu" and len(ids):
+        # Integer ids: one integer key per pair, counted with a sort (no MultiIndex).
+        low = int(min(ids.min(), wanted.min())) if len(wanted) else int(ids.min())
+        span = int(max(ids.max(), wanted.max() if len(wanted) else ids.max())) - low + 1
+        top = int(max(lines["s"].max(), s.max() if len(s) else 0)) + 1
+        if span * top < 2**62:
+            keys = lines["s"].to_numpy(np.int64) * span + (ids.astype(np.int64) - low)
+            asked = s.astype(np.int64) * span + (wanted.astype(np.int64) - low)
+            keys.sort()
+            return np.searchsorted(keys, asked, "right") - np.searchsorted(keys, asked, "left")
+    counts = lines.groupby(["s", "product_id"]).size()
+    index = pd.MultiIndex.from_arrays([s, wanted])
+    return counts.reindex(index).fillna(0).astype(int).to_numpy()
+
+
 def _new_favourites(
     enc: _Encoded,
     per_product: pd.DataFrame,
@@ -1364,9 +1383,7 @@ def _new_favourites(
         & (lines["dayn"].to_numpy() < span.first)
         & eligible[lines["s"].to_numpy()]
     ]
-    before = earlier.groupby(["s", "product_id"]).size()
-    index = pd.MultiIndex.from_arrays([per["s"], per["product_id"]])
-    per = per.assign(before=before.reindex(index).fillna(0).astype(int).to_numpy())
+    per = per.assign(before=_pair_counts(earlier, per["s"].to_numpy(), per["product_id"]))
     per = per[per["before"] <= thresholds.favourite_max_before]
     found = []
     for row in per.itertuples(index=False):
