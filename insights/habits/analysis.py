@@ -877,17 +877,35 @@ def _spend_share(
     columns = ["slot", *keys, "spend", "share"] + (["trips"] if with_trips else [])
     if stacked.empty:
         return pd.DataFrame(columns=columns)
-    grouped = stacked.groupby(["slot", code])
-    out = grouped["amount_paid"].sum().rename("spend").to_frame()
-    if with_trips:
-        out["trips"] = grouped["trip_cat"].sum().astype(np.int64)
-    out = out.reset_index()
-    values = out[code].to_numpy()
+    # One integer key per (slot, code) pair: a single-key group-by, in the same order.
+    width = int(len(lookup)) or 1
+    pair = stacked["slot"].to_numpy(np.int64) * width + stacked[code].to_numpy(np.int64)
+    spend_by = stacked["amount_paid"].groupby(pair, sort=True).sum()
+    pairs = spend_by.index.to_numpy(np.int64)
+    spend = spend_by.to_numpy()
+    slot, values = pairs // width, pairs % width
+    # The slot's total by pandas' grouped sum too, so shares match a transform("sum").
+    slot_total = pd.Series(spend).groupby(slot, sort=True).sum()
+    total = slot_total.to_numpy()[np.searchsorted(slot_total.index.to_numpy(), slot)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = spend / np.where(total != 0, total, np.nan)
+    share = np.where(np.isnan(share), 0.0, share)
+    order = np.lexsort((lookup[keys[0]].to_numpy()[values], -spend, slot))
+    index = pd.RangeIndex(len(order))
+    data: dict[str, Any] = {"slot": slot[order]}
     for key in keys:
-        out[key] = _objects(lookup[key].to_numpy()[values], out.index)
-    out["share"] = _share(out["spend"], out.groupby("slot")["spend"].transform("sum"))
-    out = out.sort_values(["slot", "spend", keys[0]], ascending=[True, False, True])
-    return out[columns].reset_index(drop=True)
+        data[key] = _objects(lookup[key].to_numpy()[values[order]], index)
+    data["spend"] = spend[order]
+    data["share"] = share[order]
+    if with_trips:
+        data["trips"] = _pair_sums(pair, pairs, stacked["trip_cat"].to_numpy())[order]
+    return pd.DataFrame(data, index=index)[columns]
+
+
+def _pair_sums(pair: np.ndarray, pairs: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """How many rows of each key in `pairs` (sorted) have the flag set."""
+    position = np.searchsorted(pairs, pair[flags.astype(bool)])
+    return np.bincount(position, minlength=len(pairs)).astype(np.int64)
 
 
 def _fold_tail(categories: pd.DataFrame, keep: int) -> pd.DataFrame:
