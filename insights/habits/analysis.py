@@ -824,30 +824,63 @@ def _monthly(stacked: pd.DataFrame, enc: _Encoded) -> pd.DataFrame:
     if stacked.empty:
         return pd.DataFrame(columns=columns)
     # Aggregate first, fold later: the folding then works on a few rows per shopper.
-    spend = (
-        stacked.groupby(["slot", "month", "dept"])["amount_paid"]
-        .sum()
-        .rename("spend")
-        .reset_index()
-    )
-    per_dept = spend.groupby(["slot", "dept"])["spend"].sum().rename("order_spend")
-    rank = per_dept.groupby(level="slot").rank(method="first", ascending=False)
-    spend = spend.join(per_dept, on=["slot", "dept"])
-    spend = spend.join(rank.rename("rank"), on=["slot", "dept"])
-    # Folded departments join "no department" (OTHER_ID, no name), which sorts first.
+    # Every (slot, month, department) is one integer key, numbered in that sorted order,
+    # and every sum is pandas' grouped sum over the same rows in the same order as a
+    # group-by on the three columns would see them.
     lookup = enc.departments
-    other = lookup.index[(lookup["department_id"] == OTHER_ID) & (lookup["department_name"] == "")]
-    folded = spend["rank"].to_numpy() > MAX_DEPARTMENT_SERIES
-    spend.loc[folded, "dept"] = int(other[0]) if len(other) else -1
-    spend.loc[folded, "order_spend"] = -1.0
-    out = (
-        spend.groupby(["slot", "month", "dept"])
-        .pipe(_agg, spend=("spend", "sum"), order_spend=("order_spend", "max"))
-        .reset_index()
+    width = len(lookup) + 1  # department codes shifted by one: "none" (-1) becomes 0
+    slot_all = stacked["slot"].to_numpy(np.int64)
+    month_all = stacked["month"].to_numpy(np.int64)
+    first_month = int(month_all.min())
+    months_span = int(month_all.max()) - first_month + 1
+    key = (slot_all * months_span + (month_all - first_month)) * width + (
+        stacked["dept"].to_numpy(np.int64) + 1
     )
-    month_total = out.groupby(["slot", "month"])["spend"].transform("sum")
-    out["share"] = _share(out["spend"], month_total)
-    out = out.sort_values(["slot", "month", "order_spend"], ascending=[True, True, False])
+    by_key = stacked["amount_paid"].groupby(key, sort=True).sum()
+    keys, spend = by_key.index.to_numpy(np.int64), by_key.to_numpy()
+    dept = keys % width - 1
+    slot_month = keys // width
+    slot = slot_month // months_span
+    # Each slot's departments over the window, ranked (ties: lower code first).
+    pair = slot * width + dept + 1
+    per_dept = pd.Series(spend).groupby(pair, sort=True).sum()
+    pairs, order_spend_of = per_dept.index.to_numpy(np.int64), per_dept.to_numpy()
+    pair_slot = pairs // width
+    ranked = np.lexsort((pairs, -order_spend_of, pair_slot))
+    starts = np.searchsorted(pair_slot[ranked], pair_slot[ranked], "left")
+    rank_of = np.empty(len(pairs), dtype=np.int64)
+    rank_of[ranked] = np.arange(len(pairs)) - starts + 1
+    at = np.searchsorted(pairs, pair)
+    order_spend = order_spend_of[at]
+    # Folded departments join "no department" (OTHER_ID, no name), which sorts first.
+    other = lookup.index[(lookup["department_id"] == OTHER_ID) & (lookup["department_name"] == "")]
+    folded = rank_of[at] > MAX_DEPARTMENT_SERIES
+    dept = np.where(folded, int(other[0]) if len(other) else -1, dept)
+    order_spend = np.where(folded, -1.0, order_spend)
+    merged_key = slot_month * width + dept + 1
+    merged = pd.DataFrame({"spend": spend, "order_spend": order_spend}).groupby(
+        merged_key, sort=True
+    )
+    sums, highest = merged["spend"].sum(), merged["order_spend"].max()
+    out_keys = sums.index.to_numpy(np.int64)
+    out_spend = sums.to_numpy()
+    out_order = highest.to_numpy()
+    out_slot_month = out_keys // width
+    month_total = pd.Series(out_spend).groupby(out_slot_month, sort=True).sum()
+    total = month_total.to_numpy()[np.searchsorted(month_total.index.to_numpy(), out_slot_month)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = out_spend / np.where(total != 0, total, np.nan)
+    share = np.where(np.isnan(share), 0.0, share)
+    order = np.lexsort((-out_order, out_slot_month))
+    out = pd.DataFrame(
+        {
+            "slot": (out_slot_month // months_span)[order],
+            "month": (out_slot_month % months_span + first_month)[order],
+            "dept": (out_keys % width - 1)[order],
+            "spend": out_spend[order],
+            "share": share[order],
+        }
+    )
     dept = out["dept"].to_numpy()
     named = dept >= 0
     ids = np.full(len(out), OTHER_ID, dtype=np.int64)
