@@ -6,7 +6,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
 from insights.purchases.models import Order, OrderLine
 from insights.purchases.services import ingest_lines
@@ -90,3 +90,35 @@ def test_a_line_whose_product_is_gone_is_refused_and_nothing_is_written():
 
     assert not Order.objects.exists()
     assert not OrderLine.objects.exists()
+
+
+@pytest.mark.django_db
+def test_without_the_right_to_skip_triggers_the_rows_are_checked_per_row_and_stored_alike():
+    with mock.patch("insights.purchases.services._may_skip_triggers", return_value=False):
+        result = ingest_lines(source="till", lines=frame(line(), line(sku="BREAD1")))
+
+    assert result.ok, result.errors
+    assert list(OrderLine.objects.order_by("line_no").values_list("product__sku", flat=True)) == [
+        "MILK1",
+        "BREAD1",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_write_that_fails_midway_leaves_nothing_and_the_connection_as_it_was():
+    boom = IntegrityError("the write failed")
+    with (
+        mock.patch("insights.purchases.services._copy_binary", side_effect=boom),
+        mock.patch("insights.purchases.services._insert_many", side_effect=boom),
+        pytest.raises(IntegrityError),
+    ):
+        ingest_lines(source="till", lines=frame(line()))
+
+    assert not Order.objects.exists()
+    if connection.vendor == "postgresql":
+        # Skipping triggers was local to the rolled-back attempt.
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW session_replication_role")
+            assert cursor.fetchone()[0] == "origin"
+    assert ingest_lines(source="till", lines=frame(line())).ok
+    assert OrderLine.objects.count() == 1
