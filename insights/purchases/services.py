@@ -106,7 +106,9 @@ def _json_path(error: RowError) -> RowError:
     return RowError(f"{row}.{json_field}", error.field, error.reason)
 
 
-def ingest_lines(*, source: str, lines: pd.DataFrame, dry_run: bool = False) -> IngestResult:
+def ingest_lines(
+    *, source: str, lines: pd.DataFrame, dry_run: bool = False, queue_refresh: bool = True
+) -> IngestResult:
     """Validate and store one batch of order lines (one row per line, order columns repeated).
 
     Columns: external_id, customer_kind, customer_value, channel, store_id, placed_at
@@ -114,7 +116,8 @@ def ingest_lines(*, source: str, lines: pd.DataFrame, dry_run: bool = False) -> 
     unit_price, amount_paid, discount?, coupon_discount?, total_amount?, row (the label used
     in errors). Amounts are stored at 2 decimals, quantities at 3. Unknown customers and
     SKUs are created (products unreviewed). Writes happen in one transaction; refreshes of
-    the touched shoppers are queued when it commits.
+    the touched shoppers are queued when it commits, unless `queue_refresh` is False (a bulk
+    load that queues them once at its end, through `queue_refreshes`).
     """
     source = (source or "").strip()
     if not source or len(source) > SOURCE_MAX:
@@ -125,7 +128,7 @@ def ingest_lines(*, source: str, lines: pd.DataFrame, dry_run: bool = False) -> 
         return IngestResult(errors=errors, dry_run=dry_run)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _store(source=source, batch=batch, dry_run=dry_run)
+            return _store(source=source, batch=batch, dry_run=dry_run, queue_refresh=queue_refresh)
         except IntegrityError:
             if attempt == ATTEMPTS:
                 raise
@@ -143,7 +146,9 @@ def _chunks(values: Sequence, size: int) -> Iterable[Sequence]:
         yield values[start : start + size]
 
 
-def _store(*, source: str, batch: ValidatedBatch, dry_run: bool) -> IngestResult:
+def _store(
+    *, source: str, batch: ValidatedBatch, dry_run: bool, queue_refresh: bool = True
+) -> IngestResult:
     orders, lines = batch.orders, batch.lines
     result = IngestResult(dry_run=dry_run)
     with transaction.atomic():
@@ -192,9 +197,10 @@ def _store(*, source: str, batch: ValidatedBatch, dry_run: bool) -> IngestResult
         line_product = _map_keys(lines["sku"], product_ids)
         _write(source, orders, lines, order_customer, line_product)
         result.customer_ids_touched = set(np.unique(order_customer).tolist())
-        transaction.on_commit(
-            partial(queue_refreshes, customer_ids=sorted(result.customer_ids_touched))
-        )
+        if queue_refresh:
+            transaction.on_commit(
+                partial(queue_refreshes, customer_ids=sorted(result.customer_ids_touched))
+            )
     return result
 
 
@@ -700,7 +706,9 @@ def queue_refreshes(*, customer_ids: Iterable[int]) -> list[int]:
         return []
     window = timedelta(seconds=getattr(settings, "REFRESH_DEBOUNCE_SECONDS", 10))
     queued = []
-    for customer_id in sorted(set(linked)):
+    # In the caller's order: a bulk load puts the shoppers it wants ready first at the front.
+    position = {customer_id: index for index, customer_id in enumerate(ids)}
+    for customer_id in sorted(set(linked), key=position.__getitem__):
         due_at = _claim_refresh(customer_id, window)
         if due_at is None:
             continue
