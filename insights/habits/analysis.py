@@ -1309,6 +1309,8 @@ def _category_changes(
 
 @dataclass
 class _ChangeRow:
+    """One kept (shopper, category) comparison, as Python numbers for the highlight."""
+
     s: int
     category_id: int
     change: float
