@@ -24,6 +24,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import io
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -255,7 +256,7 @@ def send_digest_directly(ctx: Ctx) -> bool:
 
 def export_predictions_command(ctx: Ctx) -> str:
     out = ctx.tmp_path / "predictions.csv"
-    call_command("export_predictions", as_of=NOW.isoformat(), out=str(out), stdout=None)
+    call_command("export_predictions", as_of=NOW.isoformat(), out=str(out), stdout=io.StringIO())
     return out.read_text()
 
 
