@@ -1,9 +1,9 @@
-"""Pages for logging in, checking in, linking a store card, the profile and the consent page."""
+"""Pages for logging in, checking in, linking a store card and the profile; the old consent URL."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import privacy_views, views
 
 app_name = "accounts"
 
@@ -14,7 +14,8 @@ urlpatterns = [
     path("check-in/", views.check_in, name="check_in"),
     path("link/", views.link, name="link"),
     path("profile/", views.profile, name="profile"),
-    path("consents/", views.consents, name="consents"),
+    # Moved to /privacy/ (privacy:centre); kept as a permanent redirect.
+    path("consents/", privacy_views.old_consents_url, name="consents"),
     path("language/", views.set_language, name="set_language"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(

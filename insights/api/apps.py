@@ -8,3 +8,7 @@ class ApiConfig(AppConfig):
     name = "insights.api"
     label = "api"
     verbose_name = _("API clients")
+
+    def ready(self) -> None:
+        # Registers the OpenAPI extension that describes ApiKeyAuthentication.
+        from insights.api import schema  # noqa: F401
