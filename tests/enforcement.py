@@ -109,6 +109,19 @@ class QuickHabits:
         return SimpleNamespace(window=window, shoppers=list(shoppers), trips=trips, highlights={})
 
     @staticmethod
+    def compute_periods(lines, *, as_of, windows, shoppers, **kwargs):  # noqa: ANN001, ANN003, ANN205
+        trips = lines.groupby("shopper")["order_id"].nunique().to_dict() if len(lines) else {}
+        return {
+            key: SimpleNamespace(
+                window=window,
+                shoppers=list(shoppers[key] if isinstance(shoppers, dict) else shoppers),
+                trips=trips,
+                highlights={},
+            )
+            for key, window in windows.items()
+        }
+
+    @staticmethod
     def payloads_many(frames):  # noqa: ANN001, ANN205
         return {
             s: {"state": "ok" if frames.trips.get(s) else "empty", "trips": frames.trips.get(s, 0)}

@@ -616,14 +616,14 @@ def test_a_withdrawal_while_habits_are_analysed_leaves_no_summary(ctx, monkeypat
     alice, world = ctx.alice, ctx.world
     world.grant(alice, INSIGHTS)
     habit_services.delete_habits(user=alice)
-    real = habit_services.analysis.compute_frames
+    real = habit_services.analysis.payloads_many
 
     def withdrawing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         if INSIGHTS in world.granted(alice):
             world.withdraw(alice, INSIGHTS)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(habit_services.analysis, "compute_frames", withdrawing)
+    monkeypatch.setattr(habit_services.analysis, "payloads_many", withdrawing)
     assert habit_tasks.refresh_habits_task.delay(alice.pk).get() == "refreshed"
     assert derived(INSIGHTS, alice) == {}
 
