@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -168,7 +169,9 @@ class Command(BaseCommand):
             f"(min {min(one) * 1000:.0f}, max {max(one) * 1000:.0f}) over 5; mean ms: {phases}"
         )
 
-        client = Client()
+        # The test client's default host ("testserver") is not in ALLOWED_HOSTS outside tests.
+        host = next((h for h in settings.ALLOWED_HOSTS if h and "*" not in h), "localhost")
+        client = Client(HTTP_HOST=host.lstrip("."))
         client.force_login(user)
         client.get("/list/")
         times: list[float] = []
