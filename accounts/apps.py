@@ -20,3 +20,6 @@ class AccountsConfig(AppConfig):
         # Consent always needs a published text: after every migrate (and every flush by a
         # transactional test, which runs post_migrate too) each purpose has at least v1.
         post_migrate.connect(_publish_first_texts, sender=self, dispatch_uid="accounts.texts")
+        from accounts.data_classes import register_accounts_data
+
+        register_accounts_data()
