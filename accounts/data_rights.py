@@ -11,7 +11,7 @@ import logging
 import secrets
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -62,11 +62,12 @@ def export_path(export: DataExport) -> Path:
 
 
 @transaction.atomic
-def request_export(*, user: User) -> tuple[DataExport, bool]:
+def request_export(*, user: User, enqueue: bool = True) -> tuple[DataExport, bool]:
     """Ask for a copy of the shopper's data; returns (export, created).
 
     A second request while one is still waiting or building returns that one, so a
-    double click builds one ZIP. The build runs on a worker after commit.
+    double click builds one ZIP. The build runs on a worker after commit (`enqueue`
+    False leaves it to the caller, as the benchmark does).
     """
     from accounts.tasks import build_export_task
 
@@ -84,7 +85,8 @@ def request_export(*, user: User) -> tuple[DataExport, bool]:
         expires_at=now + export_lifetime(),
         file_name=new_file_name(),
     )
-    transaction.on_commit(lambda: build_export_task.delay(export.pk))
+    if enqueue:
+        transaction.on_commit(lambda: build_export_task.delay(export.pk))
     return export, True
 
 
@@ -458,11 +460,3 @@ def apply_retention(*, now: datetime | None = None) -> dict[str, int]:
         if n:
             changed[key] = n
     return changed
-
-
-def password_matches(user: User, password: str) -> bool:
-    return bool(password) and user.check_password(password)
-
-
-def rows_by_class(counts: dict[str, int]) -> Sequence[tuple[str, int]]:
-    return sorted(counts.items())

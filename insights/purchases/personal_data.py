@@ -45,6 +45,8 @@ def register_purchases_data() -> None:
             ),
             source=SOURCE,
             queryset=lambda s: _of_customer(Order, s),
+            # Served by order_customer_placed_idx (customer, -placed_at).
+            order_by=("-placed_at", "-pk"),
             columns={
                 "order_id": "pk",
                 "source": "source",
@@ -71,6 +73,8 @@ def register_purchases_data() -> None:
             ),
             source=SOURCE,
             queryset=lambda s: _of_customer(OrderLine, s),
+            # Served by line_customer_placed_idx (customer, placed_at).
+            order_by=("placed_at", "order_id", "line_no"),
             columns={
                 "order_id": "order_id",
                 "line_no": "line_no",

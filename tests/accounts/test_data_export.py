@@ -261,3 +261,13 @@ def test_the_data_page_needs_a_login(client):
 
     assert response.status_code == 302
     assert reverse("accounts:login") in response["Location"]
+
+
+def test_the_ready_notification_links_to_the_data_page(alice_client, alice):
+    set_consent(user=alice, purpose="pantry", granted=True, method="consent_centre")
+    _built(alice)
+
+    html = alice_client.get(reverse("pantry:notifications")).content.decode()
+
+    assert "Your data export is ready." in html
+    assert f'href="{reverse("accounts:data")}"' in html

@@ -1,4 +1,4 @@
-"""Erasure (GDPR art. 17): everything of the shopper goes, nothing of anyone else, a record stays."""
+"""Erasure (GDPR art. 17): all of the shopper goes, nothing of anyone else, a record stays."""
 
 import pytest
 from django.apps import apps

@@ -7,13 +7,21 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-ANONYMOUS = ["home", "accounts:login", "accounts:signup", "accounts:password_reset"]
+ANONYMOUS = [
+    "home",
+    "accounts:login",
+    "accounts:signup",
+    "accounts:password_reset",
+    "accounts:data_erased",
+]
 LOGGED_IN = [
     "accounts:check_in",
     "accounts:link",
     "accounts:profile",
     "accounts:consents",
     "accounts:password_change",
+    "accounts:data",
+    "accounts:data_erase",
 ]
 
 
