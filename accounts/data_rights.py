@@ -115,6 +115,8 @@ def _write_data_class(archive: zipfile.ZipFile, data_class: DataClass, subject: 
     """Write `<app>/<name>.csv` and `.json` from one pass over the rows; returns the rows."""
     stem = data_class.key.replace(".", "/")
     fields = list(data_class.fields)
+    # One encoder for all rows; json.dump per row writes in many small pieces.
+    encoder = DjangoJSONEncoder(ensure_ascii=False)
     count = 0
     # The JSON goes to a spooled temporary file while the CSV streams into the archive,
     # so both files come from the same rows read once.
@@ -129,12 +131,7 @@ def _write_data_class(archive: zipfile.ZipFile, data_class: DataClass, subject: 
                 plain = [_plain(value) for value in row]
                 writer.writerow([_csv_cell(value) for value in plain])
                 json_out.write(",\n " if count else "\n ")
-                json.dump(
-                    dict(zip(fields, plain, strict=True)),
-                    json_out,
-                    cls=DjangoJSONEncoder,
-                    ensure_ascii=False,
-                )
+                json_out.write(encoder.encode(dict(zip(fields, plain, strict=True))))
                 count += 1
             csv_out.flush()
             csv_out.detach()
