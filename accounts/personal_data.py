@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.functional import Promise
 
 if TYPE_CHECKING:
@@ -184,12 +185,26 @@ def model_data_class(
     )
 
 
-def expire_by(queryset: Callable[[], "QuerySet"], field: str) -> Callable[[datetime], int]:
-    """An `expire` that deletes rows of `queryset()` whose `field` is older than the cutoff."""
+def expire_by(
+    queryset: Callable[[], "QuerySet"], field: str, chunk: int = 5000
+) -> Callable[[datetime], int]:
+    """An `expire` that deletes rows of `queryset()` whose `field` is older than the cutoff.
+
+    In chunks of `chunk` rows, each its own transaction: the first run after a period is
+    shortened may delete millions of order lines, and one statement would hold their locks
+    (and the ORM's cascade bookkeeping) for all of them at once.
+    """
 
     def expire(cutoff: datetime) -> int:
-        qs = queryset().filter(**{f"{field}__lt": cutoff})
-        _total, per_model = qs.delete()
-        return per_model.get(qs.model._meta.label, 0)
+        total = 0
+        while True:
+            qs = queryset().filter(**{f"{field}__lt": cutoff})
+            model = qs.model
+            pks = list(qs.values_list("pk", flat=True)[:chunk])
+            if not pks:
+                return total
+            with transaction.atomic():
+                _all, per_model = model._base_manager.filter(pk__in=pks).delete()
+            total += per_model.get(model._meta.label, 0)
 
     return expire
