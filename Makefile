@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install run test lint bench bench-ingest bench-privacy translations clean
+.PHONY: install run test lint bench bench-ingest bench-reminders bench-privacy translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,15 @@ lint: install
 bench-ingest: install
 	$(RUN_ENV) $(PY) manage.py bench_ingest
 
+# The daily reminder job over every household's pantry, in a throwaway PostgreSQL database.
+bench-reminders: install
+	$(RUN_ENV) $(PY) manage.py bench_reminders --throwaway --from-orders --ingest
+
 # Export and erase the heaviest demo shopper (erasure rolled back); needs demo data loaded.
 bench-privacy: install
 	$(RUN_ENV) $(PY) manage.py bench_privacy
 
-bench: bench-ingest bench-privacy
+bench: bench-ingest bench-reminders bench-privacy
 
 clean:
 	rm -rf var staticfiles

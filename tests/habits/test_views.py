@@ -74,8 +74,8 @@ def test_the_page_reads_stored_rows_in_a_fixed_number_of_queries(
     alice_habits, client, django_assert_num_queries
 ):
     client.force_login(alice_habits)
-    # session, user, consent, snapshot, highlights
-    with django_assert_num_queries(5):
+    # session, user, consent, snapshot, highlights, the header bell's unread count
+    with django_assert_num_queries(6):
         response = client.get(URL, {"period": "12m"})
     assert response.status_code == 200
 

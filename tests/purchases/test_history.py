@@ -212,12 +212,13 @@ def _shopper_with_orders(count):
 
 @pytest.mark.parametrize("orders", [3, 60])
 def test_the_page_runs_a_fixed_number_of_queries(client, db, django_assert_num_queries, orders):
-    # session, user, customer linked?, categories bought, count, page, month totals
+    # session, user, customer linked?, categories bought, count, page, month totals,
+    # the header bell's unread count
     user, milk = _shopper_with_orders(orders)
     client.force_login(user)
     department = milk.category.department_id
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(HISTORY, {"department": department, "q": "oat", "from": "2026-01-01"})
 
     assert response.status_code == 200
@@ -234,8 +235,8 @@ def test_the_order_page_runs_a_fixed_number_of_queries(
         OrderLineFactory(order=order, line_no=10 + n)
     client.force_login(user)
 
-    # session, user, order, lines with product, category and department
-    with django_assert_num_queries(4):
+    # session, user, order, lines with product, category and department, bell
+    with django_assert_num_queries(5):
         response = client.get(reverse("purchases:order", args=[order.pk]))
 
     assert len(response.context["lines"]) == orders + 2
