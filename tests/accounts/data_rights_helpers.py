@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Group
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
@@ -105,6 +106,7 @@ def fill_everything(user: User, *, orders: int = 3, lines: int = 4, tag: str = "
         single_object=True,
     )
     log_in_session(user)
+    user.groups.add(Group.objects.get_or_create(name="Newsletter readers")[0])
 
 
 def _staff() -> User:

@@ -271,3 +271,20 @@ def test_the_ready_notification_links_to_the_data_page(alice_client, alice):
 
     assert "Your data export is ready." in html
     assert f'href="{reverse("accounts:data")}"' in html
+
+
+def test_a_shopper_without_a_store_card_gets_a_copy_without_purchases(bob):
+    export = _built(bob)
+
+    counts = data_rights.zip_row_counts(data_rights.export_path(export))
+    assert counts["accounts.profile"] == 1
+    assert counts["purchases.orders"] == counts["accounts.customer"] == 0
+
+
+def test_the_page_says_what_kvitto_holds(alice_client):
+    html = alice_client.get(reverse("accounts:data")).content.decode()
+
+    for dc in data_classes():
+        assert str(dc.title) in html
+    assert reverse("accounts:data_erase") in html
+    assert f'action="{reverse("accounts:data_export")}"' in html
