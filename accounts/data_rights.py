@@ -13,7 +13,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -96,12 +96,10 @@ def new_file_name() -> str:
 
 def _plain(value: object) -> object:
     """A value as JSON and CSV both understand: dates ISO 8601, money as exact strings."""
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dict | list):
-        return value
     return value
 
 
