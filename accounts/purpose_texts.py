@@ -5,30 +5,43 @@ Migration 0002 publishes these, and a post_migrate handler publishes any that ar
 always refer to a text. Later versions are published by admins and never come from here.
 """
 
+from django.utils.translation import gettext_noop
+
+# Marked, not translated: the stored version is the English text; the consent page shows
+# it translated when the catalogue has it (an admin's later version is shown as written).
 FIRST_TEXTS = {
     "insights": (
-        "Habit summaries",
-        "We analyse your purchases into summaries: where the money goes, when you shop "
-        "and what changed. Derived summaries are deleted when you withdraw.",
+        gettext_noop("Habit summaries"),
+        gettext_noop(
+            "We analyse your purchases into summaries: where the money goes, when you shop "
+            "and what changed. Derived summaries are deleted when you withdraw."
+        ),
     ),
     "predictions": (
-        "Predicted shopping list",
-        "We predict what you will need on your next trip, and when, from what you buy. "
-        "Forecasts and suggestions are deleted when you withdraw.",
+        gettext_noop("Predicted shopping list"),
+        gettext_noop(
+            "We predict what you will need on your next trip, and when, from what you buy. "
+            "Forecasts and suggestions are deleted when you withdraw."
+        ),
     ),
     "pantry": (
-        "Pantry and best-before reminders",
-        "We track the best-before dates of what you bought and remind you in the app "
-        "before food goes to waste. Pantry items and reminders are deleted when you withdraw.",
+        gettext_noop("Pantry and best-before reminders"),
+        gettext_noop(
+            "We track the best-before dates of what you bought and remind you in the app "
+            "before food goes to waste. Pantry items and reminders are deleted when you "
+            "withdraw."
+        ),
     ),
     "email": (
-        "E-mail",
-        "We send reminders and your shopping list to your e-mail address.",
+        gettext_noop("E-mail"),
+        gettext_noop("We send reminders and your shopping list to your e-mail address."),
     ),
     "model_improvement": (
-        "Help improve predictions",
-        "Your anonymised history may help the predictions for other shoppers. "
-        "Nothing that identifies you leaves your account.",
+        gettext_noop("Help improve predictions"),
+        gettext_noop(
+            "Your anonymised history may help the predictions for other shoppers. "
+            "Nothing that identifies you leaves your account."
+        ),
     ),
 }
 

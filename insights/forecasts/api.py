@@ -5,6 +5,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -105,7 +106,7 @@ class OwnItemSerializer(serializers.Serializer):
 
 def _require_consent(request: Request) -> None:
     if not is_allowed(request.user, PREDICTIONS):
-        raise PermissionDenied("Predicted shopping lists are switched off for this account.")
+        raise PermissionDenied(_("Predicted shopping lists are switched off for this account."))
 
 
 def _payload(user: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from insights.forecasts import services
 from insights.forecasts.models import (
@@ -69,7 +69,7 @@ class Row:
         forecast = self.forecast
         if forecast is not None and forecast.expected_date and not self.popular:
             self.expected_text = _("needed by about %(date)s") % {
-                "date": date_format(forecast.expected_date, "j M")
+                "date": date_format(forecast.expected_date, pgettext("date format", "j M"))
             }
         return self
 

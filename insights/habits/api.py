@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import QueryDict
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -46,7 +47,7 @@ def _parse(query: QueryDict) -> tuple[str, object]:
 
     period = query.get("period", "3m")
     if period not in ("4w", "3m", "12m", "custom"):
-        raise ValidationError({"period": "Use 4w, 3m, 12m or custom (with from and to)."})
+        raise ValidationError({"period": _("Use 4w, 3m, 12m or custom (with from and to).")})
     key, window, error = parse_period(query)
     if error:
         raise ValidationError({"period": error})
@@ -73,7 +74,7 @@ class MyHabitsView(APIView):
     def get(self, request: Request) -> Response:
         if not is_allowed(request.user, INSIGHTS):
             raise PermissionDenied(
-                "Habit summaries are off. Switch on 'Habit summaries' in your privacy choices."
+                _("Habit summaries are off. Switch on 'Habit summaries' in your privacy choices.")
             )
         period, window = _parse(request.query_params)
         snapshot = HabitSnapshot.objects.filter(user=request.user, period=period).first()

@@ -18,6 +18,7 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import get_format, number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 OTHER_ID = -1
 
@@ -159,9 +160,11 @@ def monthly_spend(
             f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
             f'text-anchor="middle">{escape(first.strftime("%m/%y"))}</text>'
         )
+    # Outside the f-string: xgettext does not look for gettext calls inside one.
+    axis = _("Month")
     body.append(
         f'<text class="axis-label" x="{left + plot_w / 2:.0f}" y="{height - 4}" '
-        f'text-anchor="middle">{escape(_("Month"))}</text>'
+        f'text-anchor="middle">{escape(axis)}</text>'
     )
     title = _("Spend per month by department")
     return _svg("chart-monthly", title, width, height, body, wide=len(months) > 6)
@@ -220,7 +223,6 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f'<text class="tick" x="{left + hour * cell_w + cell_w / 2:.1f}" y="{top - 6}" '
             f'text-anchor="middle">{hour:02d}</text>'
         )
-    template = _("%(weekday)s %(hour)02d:00: %(count)s trips")
     period = f"&from={window_start}&to={window_end}"
     for weekday, row in enumerate(matrix):
         y = top + weekday * cell_h
@@ -230,7 +232,11 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = template % {"weekday": day_name, "hour": hour, "count": count}
+            label = ngettext(
+                "%(weekday)s %(hour)02d:00: %(count)s trip",
+                "%(weekday)s %(hour)02d:00: %(count)s trips",
+                count,
+            ) % {"weekday": day_name, "hour": hour, "count": count}
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
                 f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
@@ -240,9 +246,10 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
                 url = f"{base}?weekday={weekday}&amp;hour={hour}{escape(period)}"
                 rect = f'<a href="{url}">{rect}</a>'
             body.append(rect)
+    axis = _("Hour of the day")
     body.append(
         f'<text class="axis-label" x="{left + 12 * cell_w:.0f}" y="{height - 6}" '
-        f'text-anchor="middle">{escape(_("Hour of the day"))}</text>'
+        f'text-anchor="middle">{escape(axis)}</text>'
     )
     return _svg("chart-heatmap", _("Trips by weekday and hour"), width, height, body, wide=True)
 
@@ -272,7 +279,11 @@ def basket_trend(
         else:
             first, last = start, date.fromordinal(start.toordinal() + 6)
         last = min(last, date.fromisoformat(window_end))
-        label = _("%(start)s: %(trips)s trips, %(amount)s %(currency)s per basket") % {
+        label = ngettext(
+            "%(start)s: %(trips)s trip, %(amount)s %(currency)s per basket",
+            "%(start)s: %(trips)s trips, %(amount)s %(currency)s per basket",
+            point["trips"],
+        ) % {
             "start": point["start"],
             "trips": point["trips"],
             "amount": money(point["avg_value"], seps),

@@ -7,7 +7,7 @@ from typing import Any
 from django.template.defaultfilters import date as format_date
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from insights.habits import charts
 from insights.habits.analysis import FOLDED_ID
@@ -16,7 +16,7 @@ from insights.purchases.models import Channel
 
 
 def _day(value: str) -> str:
-    return format_date(date.fromisoformat(value), "j M Y")
+    return format_date(date.fromisoformat(value), pgettext("date format", "j M Y"))
 
 
 def highlight_text(highlight: HabitHighlight, currency: str) -> dict[str, str]:

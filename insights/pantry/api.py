@@ -2,6 +2,7 @@
 
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
@@ -93,10 +94,12 @@ class MyPantryView(generics.ListAPIView):
 
     def get_queryset(self):  # noqa: ANN201  (a QuerySet of PantryItem)
         if not is_allowed(self.request.user, PANTRY):
-            raise PermissionDenied("Pantry tracking is not switched on for this account.")
+            raise PermissionDenied(_("Pantry tracking is not switched on for this account."))
         state = self.request.query_params.get("state", PantryItem.State.IN_PANTRY)
         if state not in STATES:
-            raise ValidationError({"state": f"Choose one of {', '.join(STATES)}."})
+            raise ValidationError(
+                {"state": _("Choose one of %(states)s.") % {"states": ", ".join(STATES)}}
+            )
         return (
             PantryItem.objects.for_shopper(self.request.user)
             .filter(state=state)

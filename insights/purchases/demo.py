@@ -337,9 +337,12 @@ def load_catalog(products: pd.DataFrame) -> tuple[int, int, int]:
     )
     made_departments = 0
     departments: dict[str, Department] = {}
+    # The data's names are upper case ("FLUID MILK PRODUCTS"); shoppers read them in title
+    # case. Rules (aisles, shelf lives, never listed) still look at the data's own names.
     for name in sorted(frame["department"].unique()):
         department, created = Department.objects.get_or_create(
-            name=name, defaults={"aisle_order": aisle_order(name), "never_list": name in NEVER_LIST}
+            name=tidy_title(name)[:100],
+            defaults={"aisle_order": aisle_order(name), "never_list": name in NEVER_LIST},
         )
         departments[name] = department
         made_departments += created
@@ -349,22 +352,24 @@ def load_catalog(products: pd.DataFrame) -> tuple[int, int, int]:
         for c in Category.objects.filter(department__in=departments.values())
     }
     new_categories = []
+    shown_names = {name: tidy_title(name)[:100] for name in frame["product_category"].unique()}
     pairs = frame[["department", "product_category"]].drop_duplicates().itertuples(index=False)
     for department_name, category_name in pairs:
         department = departments[department_name]
-        if (department.pk, category_name) in existing:
+        shown = shown_names[category_name]
+        if (department.pk, shown) in existing:
             continue
         shelf = shelf_life_for(department_name, category_name)
         category = Category(
             department=department,
-            name=category_name[:100],
+            name=shown,
             default_shelf_life_days=shelf.days,
             default_shelf_life_opened_days=shelf.opened,
             default_shelf_life_frozen_days=shelf.frozen,
             never_list=department.never_list,
         )
         new_categories.append(category)
-        existing[(department.pk, category_name)] = category
+        existing[(department.pk, shown)] = category
     Category.objects.bulk_create(new_categories, batch_size=500)
     if new_categories and new_categories[0].pk is None:  # backends that return no ids
         existing = {
@@ -379,7 +384,7 @@ def load_catalog(products: pd.DataFrame) -> tuple[int, int, int]:
         if sku in known:
             continue
         known.add(sku)
-        category = existing[(departments[row.department].pk, row.product_category)]
+        category = existing[(departments[row.department].pk, shown_names[row.product_category])]
         size = parse_size(row.package_size)
         days = category.default_shelf_life_days
         rows.append(
