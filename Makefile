@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install run test lint bench bench-ingest bench-reminders bench-privacy translations clean
+.PHONY: install run test lint bench bench-ingest bench-reminders bench-habits bench-privacy translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,15 @@ bench-ingest: install
 bench-reminders: install
 	$(RUN_ENV) $(PY) manage.py bench_reminders --throwaway --from-orders --ingest
 
+# Habit refresh (pure, then end to end on DATABASE_URL) and the habits page; see docs/habits.md.
+bench-habits: install translations
+	$(RUN_ENV) $(PY) manage.py bench_habits $(BENCH_HABITS_ARGS)
+
 # Export and erase the heaviest demo shopper (erasure rolled back); needs demo data loaded.
 bench-privacy: install
 	$(RUN_ENV) $(PY) manage.py bench_privacy
 
-bench: bench-ingest bench-reminders bench-privacy
+bench: bench-ingest bench-reminders bench-habits bench-privacy
 
 clean:
 	rm -rf var staticfiles

@@ -140,12 +140,13 @@ class PurposeTextAdmin(admin.ModelAdmin):
     """New versions may be published; a published version is never rewritten or removed,
     because consent events point at the exact text the shopper saw."""
 
-    list_display = ["purpose", "version", "title", "published_at"]
-    list_filter = ["purpose"]
+    list_display = ["purpose", "version", "title", "material", "published_at"]
+    list_filter = ["purpose", "material"]
+    fields = ["purpose", "title", "body", "material", "version", "published_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: PurposeText | None = None) -> list:
         if obj is not None:
-            return ["purpose", "version", "title", "body", "published_at"]
+            return ["purpose", "version", "title", "body", "material", "published_at"]
         return ["version", "published_at"]
 
     def save_model(

@@ -1,16 +1,21 @@
-"""Endpoints for the store's systems to link a customer to a Kvitto login (scope "link")."""
+"""Endpoints for the store's systems: link a customer to a Kvitto login (scope "link") and
+read a customer's consents so other systems can honour them (scope "consents")."""
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.models import CustomerIdentifier
+from accounts.consent import is_allowed, outdated_grants
+from accounts.models import ConsentEvent, CustomerIdentifier, PurposeText
+from accounts.purposes import PURPOSES
 from insights.api.authentication import ApiKeyAuthentication
-from insights.api.models import Scope
+from insights.api.models import ConsentRead, Scope
 from insights.api.permissions import HasScope
 
 
@@ -131,7 +136,149 @@ class LinkView(_LinkScopeView):
         return Response(body)
 
 
+class PurposeConsentSerializer(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=list(PURPOSES), help_text="The purpose's key.")
+    title = serializers.CharField()
+    lawful_basis = serializers.ChoiceField(
+        choices=["consent", "contract"],
+        help_text='"contract" (GDPR art. 6(1)(b)) for the necessary purpose, else "consent".',
+    )
+    granted = serializers.BooleanField(
+        help_text="The shopper's latest decision: true when they switched the purpose on."
+    )
+    allowed = serializers.BooleanField(
+        help_text=(
+            "Whether the purpose may be processed now. Differs from `granted` only while a "
+            "materially changed text awaits the shopper's answer and the purpose pauses "
+            "until then (e-mail, model improvement). Honour this field."
+        )
+    )
+    outdated = serializers.BooleanField(
+        help_text="Granted under a text that a later material version superseded."
+    )
+    text_version = serializers.IntegerField(
+        allow_null=True, help_text="The text version of the latest decision; null if none."
+    )
+    current_version = serializers.IntegerField(
+        allow_null=True, help_text="The text version published now."
+    )
+    decided_at = serializers.DateTimeField(allow_null=True)
+    method = serializers.CharField(allow_null=True, help_text="How the decision was made.")
+
+
+class CustomerConsentsSerializer(serializers.Serializer):
+    customer = CustomerRefSerializer()
+    has_login = serializers.BooleanField(
+        help_text="False when no Kvitto login is linked: then nothing optional is granted."
+    )
+    as_of = serializers.DateTimeField()
+    consents = PurposeConsentSerializer(many=True)
+
+
+CUSTOMER_REF_HELP = (
+    "The customer as the store knows it: `<kind>:<value>`, where kind is one of "
+    "loyalty_card, web, app (the channel identifier the store sent with orders) and value "
+    "is the card number or channel id, e.g. `loyalty_card:6001234567`. Kvitto's internal "
+    "customer ids are never exposed."
+)
+
+
+def parse_customer_ref(ref: str) -> tuple[str, str] | None:
+    kind, sep, value = ref.partition(":")
+    if not sep or kind not in CustomerIdentifier.Kind.values or not value.strip():
+        return None
+    return kind, value.strip()
+
+
+class CustomerConsentsView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasScope(Scope.CONSENTS)]
+
+    @extend_schema(
+        operation_id="customers_consents_read",
+        summary="Read a customer's consents, to honour them in other systems",
+        description=(
+            "Every purpose with the shopper's latest decision and whether it may be processed "
+            "now. Needs the `consents` scope (the `ingest` and `link` scopes do not grant it). "
+            "Every successful read is logged (client, customer, time) for the privacy admin."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "customer_ref",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description=CUSTOMER_REF_HELP,
+                examples=[OpenApiExample("Loyalty card", value="loyalty_card:6001234567")],
+            )
+        ],
+        responses={
+            200: CustomerConsentsSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Malformed customer reference."),
+            404: OpenApiResponse(ErrorSerializer, description="No customer with that identifier."),
+        },
+        tags=["customers"],
+    )
+    def get(self, request: Request, customer_ref: str) -> Response:
+        parsed = parse_customer_ref(customer_ref)
+        if parsed is None:
+            return Response(
+                {"code": "bad_reference", "detail": CUSTOMER_REF_HELP},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        kind, value = parsed
+        customer = services.find_customer(kind=kind, value=value)
+        if customer is None:
+            return Response(
+                {"code": "not_found", "detail": "No customer with that identifier."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        ConsentRead.objects.create(client=request.auth, customer=customer)
+        body = {
+            "customer": {"kind": kind, "value": value},
+            "has_login": customer.user_id is not None,
+            "as_of": timezone.now(),
+            "consents": _consent_rows(customer.user),
+        }
+        return Response(CustomerConsentsSerializer(body).data)
+
+
+def _consent_rows(user: object) -> list[dict[str, object]]:
+    current: dict[str, int] = {}
+    for text in PurposeText.objects.order_by("purpose", "-version"):
+        current.setdefault(text.purpose, text.version)
+    latest: dict[str, ConsentEvent] = {}
+    outdated: dict[str, tuple[int, int]] = {}
+    if user is not None:
+        for event in ConsentEvent.objects.for_user(user).select_related("text"):
+            latest.setdefault(event.purpose, event)
+        outdated = outdated_grants(user)
+    rows = []
+    for key, purpose in PURPOSES.items():
+        event = latest.get(key)
+        necessary = not purpose.switchable
+        rows.append(
+            {
+                "purpose": key,
+                "title": str(purpose.title),
+                "lawful_basis": purpose.lawful_basis.value,
+                "granted": necessary or bool(event and event.granted),
+                "allowed": necessary or (user is not None and is_allowed(user, key)),
+                "outdated": key in outdated,
+                "text_version": event.text.version if event else None,
+                "current_version": current.get(key),
+                "decided_at": event.at if event else None,
+                "method": event.method if event else None,
+            }
+        )
+    return rows
+
+
 urlpatterns = [
     path("customers/link-codes", LinkCodeCreateView.as_view(), name="api-customer-link-codes"),
     path("customers/link", LinkView.as_view(), name="api-customer-link"),
+    path(
+        "customers/<str:customer_ref>/consents",
+        CustomerConsentsView.as_view(),
+        name="api-customer-consents",
+    ),
 ]

@@ -20,6 +20,13 @@ class AccountsConfig(AppConfig):
         # Consent always needs a published text: after every migrate (and every flush by a
         # transactional test, which runs post_migrate too) each purpose has at least v1.
         post_migrate.connect(_publish_first_texts, sender=self, dispatch_uid="accounts.texts")
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from accounts.review import on_login
+
+        user_logged_in.connect(on_login, dispatch_uid="accounts.consent_review")
+
         from accounts.data_classes import register_accounts_data
 
         register_accounts_data()

@@ -3,13 +3,19 @@
 Every view, task and endpoint that processes for a purpose calls `is_allowed` (or
 `allowed_user_ids` for a batch). Withdrawal sends `consent_withdrawn`, which each app
 that derives data for the purpose answers by deleting that data in the same transaction.
+
+A grant made under a text that a later *material* version superseded is "outdated":
+it still stands, but the purpose's `while_outdated` rule (`accounts.purposes`) decides
+whether processing continues under the agreed wording or pauses until the shopper
+answers. `is_allowed` and `allowed_user_ids` both apply that rule.
 """
 
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import F, IntegerField, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -26,6 +32,16 @@ def current_text(purpose: str) -> PurposeText:
     return PurposeText.objects.filter(purpose=purpose).order_by("-version").first()
 
 
+def _required_version(purpose: str) -> Coalesce:
+    """The newest material version of `purpose`'s text, as an expression (0 when none)."""
+    newest_material = (
+        PurposeText.objects.filter(purpose=purpose, material=True)
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    return Coalesce(Subquery(newest_material), Value(0), output_field=IntegerField())
+
+
 def _latest_events(user_ids: Iterable[int] | None, purpose: str):
     latest = ConsentEvent.objects.filter(user=OuterRef("user"), purpose=purpose).order_by(
         "-at", "-id"
@@ -37,20 +53,31 @@ def _latest_events(user_ids: Iterable[int] | None, purpose: str):
 
 
 def is_allowed(user: User | AnonymousUser | None, purpose: str) -> bool:
-    """True when `user` has a live grant for `purpose` (the necessary purpose always is)."""
-    if purpose not in PURPOSES:
+    """True when `user` has a live grant for `purpose` (the necessary purpose always is).
+
+    A grant outdated by a material text change counts only for purposes whose rule is
+    `WhileOutdated.CONTINUE`; for `PAUSE` purposes it counts again once the shopper
+    agrees to the new wording. One query either way.
+    """
+    purpose_def = PURPOSES.get(purpose)
+    if purpose_def is None:
         raise ValueError(f"Unknown purpose {purpose!r}")
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     if purpose == NECESSARY:
         return True
+    events = ConsentEvent.objects.filter(user=user, purpose=purpose).order_by("-at", "-id")
+    if not purpose_def.paused_while_outdated:
+        return bool(events.values_list("granted", flat=True).first())
     latest = (
-        ConsentEvent.objects.filter(user=user, purpose=purpose)
-        .order_by("-at", "-id")
-        .values_list("granted", flat=True)
+        events.annotate(required=_required_version(purpose))
+        .values_list("granted", "text__version", "required")
         .first()
     )
-    return bool(latest)
+    if latest is None:
+        return False
+    granted, agreed, required = latest
+    return granted and agreed >= required
 
 
 def consent_state(user: User) -> dict[str, bool]:
@@ -66,10 +93,12 @@ def consent_state(user: User) -> dict[str, bool]:
 
 
 def outdated_grants(user: User) -> dict[str, tuple[int, int]]:
-    """Purposes granted under an older text than the one published now.
+    """Purposes granted under a text that a later material version has superseded.
 
     Maps purpose → (version agreed to, current version). The grant still stands (a
-    changed text does not undo a decision), but the consent page asks the shopper again.
+    changed text does not undo a decision), but the shopper is asked again, and until
+    they answer the purpose's `while_outdated` rule applies. Versions published as not
+    material never make a grant outdated.
     """
     latest: dict[str, tuple[bool, int]] = {}
     events = ConsentEvent.objects.filter(user=user).order_by("purpose", "-at", "-id")
@@ -78,24 +107,35 @@ def outdated_grants(user: User) -> dict[str, tuple[int, int]]:
     granted_versions = {p: v for p, (granted, v) in latest.items() if granted}
     if not granted_versions:
         return {}
-    current = dict(
-        PurposeText.objects.filter(purpose__in=granted_versions)
+    current = {
+        purpose: (newest, material)
+        for purpose, newest, material in PurposeText.objects.filter(purpose__in=granted_versions)
         .values("purpose")
-        .annotate(version=Max("version"))
-        .values_list("purpose", "version")
-    )
-    return {
-        purpose: (agreed, current[purpose])
-        for purpose, agreed in granted_versions.items()
-        if current.get(purpose, agreed) > agreed
+        .annotate(newest=Max("version"), material=Max("version", filter=Q(material=True)))
+        .values_list("purpose", "newest", "material")
     }
+    outdated = {}
+    for purpose, agreed in granted_versions.items():
+        newest, material = current.get(purpose, (agreed, None))
+        if material is not None and material > agreed:
+            outdated[purpose] = (agreed, newest)
+    return outdated
 
 
 def allowed_user_ids(purpose: str, user_ids: Iterable[int] | None = None) -> set[int]:
-    """The ids (of `user_ids`, or of everyone) with a live grant for `purpose`."""
-    return set(
-        _latest_events(user_ids, purpose).filter(granted=True).values_list("user_id", flat=True)
-    )
+    """The ids (of `user_ids`, or of everyone) with a live grant for `purpose`.
+
+    Applies the same outdated-grant rule as `is_allowed`, in the same single query.
+    """
+    purpose_def = PURPOSES.get(purpose)
+    if purpose_def is None:
+        raise ValueError(f"Unknown purpose {purpose!r}")
+    live = _latest_events(user_ids, purpose).filter(granted=True, user__is_active=True)
+    if purpose_def.paused_while_outdated:
+        live = live.annotate(required=_required_version(purpose)).filter(
+            text__version__gte=F("required")
+        )
+    return set(live.values_list("user_id", flat=True))
 
 
 @transaction.atomic

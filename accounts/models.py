@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import uuid
 import zoneinfo
 from datetime import timedelta
 
@@ -175,13 +176,27 @@ class LinkAttempt(models.Model):
 
 
 class PurposeText(models.Model):
-    """One published version of a purpose's explanation. Old versions are kept."""
+    """One published version of a purpose's explanation. Old versions are kept.
+
+    `material` says the new wording changes what the shopper agrees to: shoppers who
+    granted an older version are asked again, and until they answer the purpose's
+    `while_outdated` rule applies (see `accounts.purposes`). A non-material version
+    (a typo, clearer words) is shown from now on but asks nobody again.
+    """
 
     purpose = models.CharField(max_length=32, choices=PURPOSE_CHOICES)
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
     body = models.TextField()
     published_at = models.DateTimeField(default=timezone.now)
+    material = models.BooleanField(
+        _("changes the meaning"),
+        default=True,
+        help_text=_(
+            "Tick when the new wording changes what shoppers agree to: everyone who granted "
+            "an older version is asked again. Untick for corrections that keep the meaning."
+        ),
+    )
 
     class Meta:
         constraints = [
@@ -216,6 +231,9 @@ class ConsentEvent(models.Model):
     granted = models.BooleanField()
     at = models.DateTimeField(default=timezone.now)
     method = models.CharField(max_length=20, choices=Method.choices)
+    # The consentReceiptID of this decision's Kantara receipt: random, so it reveals
+    # nothing about the shopper or how many decisions exist.
+    receipt_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     objects = ConsentEventQuerySet.as_manager()
 

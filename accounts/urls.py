@@ -1,9 +1,10 @@
-"""Pages for logging in, checking in, linking a store card, the profile, consent and your data."""
+"""Pages for logging in, checking in, linking a store card, the profile and your data; the old
+consent URL."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import data_views, views
+from accounts import data_views, privacy_views, views
 
 app_name = "accounts"
 
@@ -14,7 +15,8 @@ urlpatterns = [
     path("check-in/", views.check_in, name="check_in"),
     path("link/", views.link, name="link"),
     path("profile/", views.profile, name="profile"),
-    path("consents/", views.consents, name="consents"),
+    # Moved to /privacy/ (privacy:centre); kept as a permanent redirect.
+    path("consents/", privacy_views.old_consents_url, name="consents"),
     path("data/", data_views.data, name="data"),
     path("data/export/", data_views.export_request, name="data_export"),
     path("data/export/<int:pk>/", data_views.export_status, name="data_export_status"),

@@ -8,6 +8,7 @@ from insights import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("privacy/", include("accounts.privacy_urls")),
     path("history/", include("insights.purchases.urls")),
     path("habits/", include("insights.habits.urls")),
     path("list/", include("insights.forecasts.urls")),

@@ -263,7 +263,7 @@ def test_the_pantry_is_in_swedish_with_swedish_dates(sven, sven_client, frozen):
 
 
 def test_the_privacy_page_shows_the_purposes_and_their_full_text_in_swedish(sven_client):
-    body = _page(sven_client, reverse("accounts:consents"))
+    body = _page(sven_client, reverse("privacy:centre"))
     assert "Integritet och samtycke" in body and "Privacy and consent" not in body
     # Version 1 of the full text is stored in English and shown from the catalogue.
     assert "Vi sammanställer dina köp" in body

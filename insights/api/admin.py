@@ -1,4 +1,5 @@
-"""Admin for integration clients: create one (its key is shown once), scope it, revoke it."""
+"""Admin for integration clients (create one, its key shown once; scope it; revoke it) and the
+read-only log of their reads of customers' consents."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -8,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from insights.api.models import IntegrationClient, Scope
+from insights.api.models import ConsentRead, IntegrationClient, Scope
 
 
 class IntegrationClientForm(forms.ModelForm):
@@ -73,3 +74,23 @@ class IntegrationClientAdmin(admin.ModelAdmin):
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+@admin.register(ConsentRead)
+class ConsentReadAdmin(admin.ModelAdmin):
+    """Which system read which customer's consents, and when: read-only, like any audit log."""
+
+    list_display = ["at", "client", "customer"]
+    list_filter = ["client"]
+    date_hierarchy = "at"
+    list_select_related = ["client", "customer"]
+    readonly_fields = ["at", "client", "customer"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -53,3 +53,34 @@ class IntegrationClient(models.Model):
         self.key_prefix = key[:10]
         self.key_hash = hash_key(key)
         return key
+
+
+class ConsentRead(models.Model):
+    """One read of a customer's consents by an integration client (who, whose, when).
+
+    Kept so the privacy admin can answer "which system looked at my choices, and when".
+    Rows go with the customer (erasure) but not with the client: a revoked client's
+    reads stay on record.
+    """
+
+    client = models.ForeignKey(
+        IntegrationClient,
+        on_delete=models.PROTECT,
+        related_name="consent_reads",
+        verbose_name=_("integration client"),
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.CASCADE,
+        related_name="consent_reads",
+        verbose_name=_("customer"),
+    )
+    at = models.DateTimeField(_("read at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("consent read")
+        verbose_name_plural = _("consent reads")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.client} read customer {self.customer_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -20,7 +20,7 @@ the window are explicit.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -180,42 +180,6 @@ def prepare_lines(lines: pd.DataFrame, tz: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def _in_window(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
-    start = pd.Timestamp(window.start)
-    end = pd.Timestamp(window.end)
-    return frame[(frame["day"] >= start) & (frame["day"] <= end)]
-
-
-_TRIP_FIRST = ["shopper", "order_id", "placed_at", "day", "weekday", "hour", "channel"]
-_TRIP_SUMS = {
-    "amount_paid": "value",
-    "quantity": "items",
-    "discount": "discount",
-    "coupon_discount": "coupon_discount",
-}
-
-
-def _trips(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per order: when, where, how much, how many lines and items."""
-    columns = [*_TRIP_FIRST, *_TRIP_SUMS.values(), "lines"]
-    if lines.empty:
-        return pd.DataFrame(columns=columns)
-    # An order's lines share its time and channel: take them from its first line, and sum
-    # the amounts in one grouped pass (much cheaper than one aggregation per column).
-    firsts = lines.drop_duplicates(["shopper", "order_id"])[_TRIP_FIRST]
-    grouped = lines.groupby(["shopper", "order_id"], sort=False)
-    sums = grouped[list(_TRIP_SUMS)].sum().rename(columns=_TRIP_SUMS)
-    sums["lines"] = grouped.size()
-    trips = firsts.join(sums, on=["shopper", "order_id"])
-    return trips[columns].reset_index(drop=True)
-
-
-def _share(values: pd.Series, totals: pd.Series) -> pd.Series:
-    """values / totals, 0 where the total is 0 (never NaN or inf)."""
-    out = values / totals.where(totals != 0)
-    return out.fillna(0.0)
-
-
 def _bounds(shopper_column: pd.Series) -> dict[Hashable, tuple[int, int]]:
     """Row ranges of each shopper in a frame sorted by shopper."""
     values = shopper_column.to_numpy()
@@ -316,61 +280,325 @@ def compute_frames(
     thresholds: Thresholds | None = None,
     shoppers: list[Hashable] | None = None,
 ) -> HabitFrames:
-    """The aggregates of every shopper in `lines` over `window`, in a few group-bys.
+    """The aggregates of every shopper in `lines` over one `window` (see `compute_periods`)."""
+    return compute_periods(
+        lines,
+        as_of=as_of,
+        windows={0: window},
+        previous={0: previous} if previous is not None else None,
+        tz=tz,
+        thresholds=thresholds,
+        shoppers=shoppers,
+    )[0]
 
-    Lines after `as_of` are ignored (a window never sees the future). `previous`
-    defaults to the window of equal length just before; highlights compare with it.
-    `shoppers` lists who gets a summary (default: everyone in `lines`), so a shopper
-    with no lines still gets an "empty" one. `lines` may already be `prepare_lines`d.
+
+def compute_periods(
+    lines: pd.DataFrame,
+    *,
+    as_of: date,
+    windows: Mapping[Hashable, Window],
+    previous: Mapping[Hashable, Window] | None = None,
+    tz: str | None = None,
+    thresholds: Thresholds | None = None,
+    shoppers: Sequence[Hashable] | Mapping[Hashable, Sequence[Hashable]] | None = None,
+) -> dict[Hashable, HabitFrames]:
+    """The aggregates of every shopper in `lines` over every window, in ONE pass.
+
+    `windows` maps a key (a period name) to its window; the result has one `HabitFrames`
+    per key, the same as `compute_frames` for that window alone. Lines after `as_of` are
+    ignored (a window never sees the future). `previous[key]` defaults to the window of
+    equal length just before; highlights compare with it. `shoppers` lists who gets a
+    summary (default: everyone in `lines`), for all windows or per key, so a shopper with
+    no lines still gets an "empty" one. `lines` may already be `prepare_lines`d.
+
+    How: the frame is encoded once (integer codes for shopper, trip, department,
+    category, month and day), trips are summed once, and each window's lines are stacked
+    under a *slot* = window × shopper, so every table is one group-by over all windows
+    and is then sliced per window. Sums run over the same rows in the same order as a
+    window alone, so the numbers are identical, not merely close. Ids and names travel
+    together: a category name is taken from the first line of its id.
     """
     thresholds = thresholds or Thresholds()
-    previous = previous or window.previous()
-    window = Window(window.start, min(window.end, as_of))
     prepared = {"shopper", "day", "weekday", "hour"} <= set(lines.columns)
     frame = lines if prepared and tz is None else prepare_lines(lines, tz)
     frame = frame[frame["day"] <= pd.Timestamp(as_of)]
+    keys = list(windows)
     if shoppers is None:
-        shoppers = sorted(pd.unique(frame["shopper"]).tolist())
-
-    current = _in_window(frame, window)
-    previous_lines = _in_window(frame, previous)
-    trips = _trips(current)
-    trend_unit = "month" if window.days > 120 else "week"
-    top_spend, top_count = _top_products(current)
+        everyone = sorted(pd.unique(frame["shopper"]).tolist())
+        members = {key: list(everyone) for key in keys}
+    elif isinstance(shoppers, Mapping):
+        members = {key: list(shoppers.get(key, [])) for key in keys}
+    else:
+        members = {key: list(shoppers) for key in keys}
+    spans = []
+    for key in keys:
+        window = windows[key]
+        before = (previous or {}).get(key) or window.previous()
+        spans.append(_Span(key, Window(window.start, min(window.end, as_of)), before))
+    universe = sorted(set().union(*members.values())) if keys else []
+    n = len(universe)
+    code = pd.Index(universe).get_indexer(frame["shopper"]) if n else np.full(len(frame), -1)
+    known = code >= 0
+    frame = frame[known]
+    enc = _encode(frame, code[known])
+    # Which shopper (by code) each window covers; a window of everyone needs no mask.
+    for span, key in zip(spans, keys, strict=True):
+        wanted = members[key]
+        span.member = None if len(wanted) == n else np.zeros(n, dtype=bool)
+        if span.member is not None:
+            span.member[pd.Index(universe).get_indexer(wanted)] = True
+        span.unit = "month" if span.window.days > 120 else "week"
+    trips = _all_trips(frame, enc)
+    history = np.bincount(trips["s"].to_numpy(), minlength=n) if n else np.zeros(0, np.int64)
+    first_day = _first_day(enc, n)
+    stacked = _stack_lines(enc, spans, n)
+    stacked_trips = _stack_trips(trips, spans, n)
+    top_spend, top_count, per_product = _top_products(stacked, enc)
+    categories = _spend_share(
+        stacked,
+        "cat",
+        enc.categories,
+        ["category_id", "category_name", "department_id", "department_name"],
+        with_trips=True,
+    )
     tables = {
-        "monthly": _monthly(current),
+        "monthly": _monthly(stacked, enc),
         "departments": _spend_share(
-            current, ["department_id", "department_name"], sort_by="spend", with_trips=False
+            stacked, "dept", enc.departments, ["department_id", "department_name"]
         ),
-        "categories": _spend_share(
-            current,
-            ["category_id", "category_name", "department_id", "department_name"],
-            sort_by="spend",
-            with_trips=True,
-        ),
+        "categories": _fold_tail(categories, MAX_CATEGORIES),
         "top_by_spend": top_spend,
         "top_by_count": top_count,
-        "channels": _channels(trips),
-        "basket_trend": _basket_trend(trips, trend_unit),
+        "channels": _channels(stacked_trips),
+        "basket_trend": _basket_trend(stacked_trips, spans, n),
     }
-    tables["categories"] = _fold_tail(tables["categories"], MAX_CATEGORIES)
-    # Every table sorted by shopper (stable, keeping each shopper's own order).
-    tables = {
-        name: table.sort_values("shopper", kind="stable").reset_index(drop=True)
-        for name, table in tables.items()
-    }
-    return HabitFrames(
-        shoppers=list(shoppers),
-        window=window,
-        previous=previous,
-        trend_unit=trend_unit,
-        thresholds=thresholds,
-        totals=_totals(trips, frame, previous_lines).reindex(shoppers),
-        rhythm=_rhythm(trips, window, frame).reindex(shoppers),
-        tables=tables,
-        heat=_heat(trips, shoppers),
-        highlights=find_highlights(frame, current, previous_lines, window, previous, thresholds),
+    totals = _totals(stacked_trips, trips, spans, n, history)
+    rhythm = _rhythm(stacked_trips, spans, n, first_day)
+    heat = _heat(stacked_trips, len(spans) * n)
+    highlights = _highlights(enc, trips, spans, n, per_product, thresholds)
+    out: dict[Hashable, HabitFrames] = {}
+    shopper_of = np.asarray(universe, dtype=object if n == 0 else None)
+    for k, span in enumerate(spans):
+        wanted = members[span.key]
+        positions = pd.Index(universe).get_indexer(wanted) if n else np.zeros(0, np.int64)
+        low, high = k * n, (k + 1) * n
+        part = {name: _slice(table, low, high, shopper_of) for name, table in tables.items()}
+        slots = pd.Index(np.arange(low, high))
+        window_heat = np.zeros((len(wanted), 7, 24), dtype=np.int64)
+        known_rows = positions >= 0
+        window_heat[known_rows] = heat[low + positions[known_rows]]
+        out[span.key] = HabitFrames(
+            shoppers=wanted,
+            window=span.window,
+            previous=span.previous,
+            trend_unit=span.unit,
+            thresholds=thresholds,
+            totals=_by_shopper(totals, slots, shopper_of, low).reindex(wanted),
+            rhythm=_by_shopper(rhythm, slots, shopper_of, low).reindex(wanted),
+            tables=part,
+            heat=window_heat,
+            highlights={universe[s]: found for s, found in highlights[k].items()},
+        )
+    return out
+
+
+@dataclass
+class _Span:
+    """One window of a pass: its key, dates, the window it is compared with, and its shoppers."""
+
+    key: Hashable
+    window: Window
+    previous: Window
+    member: np.ndarray | None = None  # bool per shopper code; None = everyone
+    unit: str = "week"
+
+    @property
+    def first(self) -> int:
+        return _daynum(self.window.start)
+
+    @property
+    def last(self) -> int:
+        return _daynum(self.window.end)
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def _daynum(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+@dataclass
+class _Encoded:
+    """The lines as integer columns, and the lookups back to ids and names."""
+
+    lines: pd.DataFrame  # s, trip, order_id, dayn, month, dept, cat, category_id, product_id, ...
+    departments: pd.DataFrame  # by dept code: department_id, department_name
+    categories: pd.DataFrame  # by cat code: category_id, category_name, department_id, ...
+    product_names: np.ndarray  # by product name code
+    category_names: dict[Hashable, str]  # category_id -> first name seen
+
+
+def _codes(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """A code per row for the distinct values of `columns`, numbered in sorted order.
+
+    Text columns are factorised alone first (sorted, so codes order like the text), and
+    the combinations are then grouped as integers: hashing each string once, not once
+    per combination of columns.
+    """
+    if frame.empty:
+        return np.zeros(0, dtype=np.int64), pd.DataFrame(columns=columns)
+    ints: dict[str, np.ndarray] = {}
+    texts: dict[str, np.ndarray] = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            ints[column] = values.to_numpy()
+        else:
+            ints[column], uniques = pd.factorize(values.to_numpy(dtype=object), sort=True)
+            texts[column] = np.asarray(uniques, dtype=object)
+    grouped = pd.DataFrame(ints).groupby(columns, sort=True)
+    codes = grouped.ngroup().to_numpy(dtype=np.int64)
+    lookup = grouped.size().index.to_frame(index=False)
+    for column, uniques in texts.items():
+        lookup[column] = _objects(uniques[lookup[column].to_numpy()], lookup.index)
+    return codes, lookup
+
+
+def _encode(frame: pd.DataFrame, code: np.ndarray) -> _Encoded:
+    day = frame["day"].to_numpy().astype("datetime64[D]")
+    dayn = day.astype(np.int64)
+    month = day.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    dept, departments = _codes(frame, ["department_id", "department_name"])
+    cat, categories = _codes(
+        frame, ["category_id", "category_name", "department_id", "department_name"]
     )
+    pname, product_names = pd.factorize(frame["product_name"].to_numpy(dtype=object))
+    lines = pd.DataFrame(
+        {
+            "s": code.astype(np.int64),
+            "order_id": frame["order_id"].to_numpy(),
+            "dayn": dayn,
+            "month": month,
+            "dept": dept,
+            "cat": cat,
+            "category_id": frame["category_id"].to_numpy(),
+            "product_id": frame["product_id"].to_numpy(),
+            "pname": pname,
+            "amount_paid": frame["amount_paid"].to_numpy(),
+            "quantity": frame["quantity"].to_numpy(),
+        }
+    )
+    # A trip is one order of one shopper (order ids need not be unique across shoppers).
+    lines["trip"] = lines.groupby(["s", "order_id"], sort=False).ngroup().to_numpy()
+    # The first line of a product (or category) on a trip counts that trip once, so
+    # "bought on how many trips" is a sum instead of a distinct count per window.
+    lines["trip_product"] = ~lines.duplicated(["trip", "product_id"])
+    lines["trip_cat"] = ~lines.duplicated(["trip", "cat"])
+    names = frame[["category_id", "category_name"]].drop_duplicates("category_id")
+    return _Encoded(
+        lines=lines,
+        departments=departments,
+        categories=categories,
+        product_names=np.asarray(product_names, dtype=object),
+        category_names=dict(zip(names["category_id"], names["category_name"], strict=True)),
+    )
+
+
+_TRIP_FIRST = ["shopper", "order_id", "placed_at", "day", "weekday", "hour", "channel"]
+_TRIP_SUMS = {
+    "amount_paid": "value",
+    "quantity": "items",
+    "discount": "discount",
+    "coupon_discount": "coupon_discount",
+}
+
+
+def _all_trips(frame: pd.DataFrame, enc: _Encoded) -> pd.DataFrame:
+    """One row per trip (order), in order of first appearance: when, where, how much.
+
+    An order's lines share its time and channel: they are taken from its first line, and
+    the amounts summed in one grouped pass.
+    """
+    trip = enc.lines["trip"].to_numpy()
+    columns = [*_TRIP_FIRST, *_TRIP_SUMS.values(), "lines", "s", "dayn", "month"]
+    if len(trip) == 0:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
+    _, first = np.unique(trip, return_index=True)
+    trips = frame[_TRIP_FIRST].iloc[first].reset_index(drop=True)
+    sums = frame[list(_TRIP_SUMS)].groupby(trip, sort=True).sum()
+    for source, name in _TRIP_SUMS.items():
+        trips[name] = sums[source].to_numpy()
+    trips["lines"] = np.bincount(trip)
+    for name in ("s", "dayn", "month"):
+        trips[name] = enc.lines[name].to_numpy()[first]
+    return trips[columns]
+
+
+def _first_day(enc: _Encoded, n: int) -> np.ndarray:
+    """Each shopper's first day with a line ever (as a day number; huge when none)."""
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, enc.lines["s"].to_numpy(), enc.lines["dayn"].to_numpy())
+    return first
+
+
+def _in_span(dayn: np.ndarray, s: np.ndarray, span: _Span) -> np.ndarray:
+    mask = (dayn >= span.first) & (dayn <= span.last)
+    return mask if span.member is None else mask & span.member[s]
+
+
+def _stack(rows: pd.DataFrame, spans: list[_Span], n: int) -> pd.DataFrame:
+    """Each window's rows one after another, with `slot` = window index × n + shopper code."""
+    dayn = rows["dayn"].to_numpy()
+    s = rows["s"].to_numpy()
+    picks, slots = [], []
+    for k, span in enumerate(spans):
+        index = np.flatnonzero(_in_span(dayn, s, span))
+        picks.append(index)
+        slots.append(s[index] + k * n)
+    index = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+    stacked = rows.take(index).reset_index(drop=True)
+    stacked.insert(0, "slot", np.concatenate(slots) if slots else index)
+    return stacked
+
+
+def _stack_lines(enc: _Encoded, spans: list[_Span], n: int) -> pd.DataFrame:
+    return _stack(enc.lines, spans, n)
+
+
+def _stack_trips(trips: pd.DataFrame, spans: list[_Span], n: int) -> pd.DataFrame:
+    return _stack(trips, spans, n)
+
+
+def _objects(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """Names as plain Python strings: pandas would infer its Arrow string type, whose
+    element-by-element reading costs more than the whole aggregation when serialising."""
+    return pd.Series(np.asarray(values, dtype=object), index=index, dtype=object)
+
+
+def _share(values: pd.Series, totals: pd.Series) -> pd.Series:
+    """values / totals, 0 where the total is 0 (never NaN or inf)."""
+    out = values / totals.where(totals != 0)
+    return out.fillna(0.0)
+
+
+def _slice(table: pd.DataFrame, low: int, high: int, shopper_of: np.ndarray) -> pd.DataFrame:
+    """The rows of slots [low, high) with `slot` turned back into `shopper`."""
+    slots = table["slot"].to_numpy()
+    start, end = np.searchsorted(slots, [low, high])
+    part = table.iloc[start:end].reset_index(drop=True)
+    shopper = shopper_of[part["slot"].to_numpy(dtype=np.int64) - low]
+    part = part.drop(columns="slot")
+    part.insert(0, "shopper", shopper)
+    return part
+
+
+def _by_shopper(
+    table: pd.DataFrame, slots: pd.Index, shopper_of: np.ndarray, low: int
+) -> pd.DataFrame:
+    part = table[table.index.isin(slots)]
+    part.index = pd.Index(shopper_of[part.index.to_numpy(dtype=np.int64) - low], name="shopper")
+    return part
 
 
 def split_frames(frames: HabitFrames) -> dict[Hashable, HabitSummary]:
@@ -468,11 +696,13 @@ def _clean_rhythm(row: dict[str, Any] | None) -> dict[str, float | None]:
     return out
 
 
-def _totals(trips: pd.DataFrame, frame: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    """Per shopper: spend, trips, lines, items and savings in the window."""
-    if trips.empty:
+def _totals(
+    stacked: pd.DataFrame, trips: pd.DataFrame, spans: list[_Span], n: int, history: np.ndarray
+) -> pd.DataFrame:
+    """Per slot: spend, trips, lines, items and savings in the window."""
+    if stacked.empty:
         return pd.DataFrame(columns=list(_TOTAL_FIELDS))
-    per = trips.groupby("shopper").agg(
+    per = stacked.groupby("slot").agg(
         spend=("value", "sum"),
         trips=("order_id", "size"),
         lines=("lines", "sum"),
@@ -483,128 +713,155 @@ def _totals(trips: pd.DataFrame, frame: pd.DataFrame, previous: pd.DataFrame) ->
     per["saved"] = per["discount"] + per["coupon_discount"]
     # Saved as a share of what the basket would have cost without the savings.
     per["saved_share"] = _share(per["saved"], per["spend"] + per["saved"])
-    per["history_trips"] = frame.groupby("shopper")["order_id"].nunique().reindex(per.index)
+    slot = per.index.to_numpy()
+    per["history_trips"] = history[slot % n]
     # Trips in the window compared with: too few and "what changed" has nothing to say.
-    previous_trips = previous.groupby("shopper")["order_id"].nunique()
-    per["previous_trips"] = previous_trips.reindex(per.index).fillna(0)
+    previous = np.concatenate([_trip_counts(trips, span.previous, n) for span in spans])
+    per["previous_trips"] = previous[slot].astype(float)
     return per[list(_TOTAL_FIELDS)]
 
 
-def _rhythm(trips: pd.DataFrame, window: Window, frame: pd.DataFrame) -> pd.DataFrame:
+def _trip_counts(trips: pd.DataFrame, window: Window, n: int) -> np.ndarray:
+    """Trips per shopper code within `window`."""
+    dayn = trips["dayn"].to_numpy()
+    inside = (dayn >= _daynum(window.start)) & (dayn <= _daynum(window.end))
+    return np.bincount(trips["s"].to_numpy()[inside], minlength=n)
+
+
+def _rhythm(stacked: pd.DataFrame, spans: list[_Span], n: int, first: np.ndarray) -> pd.DataFrame:
     """Trips per week, the median gap between trips in days, and the average basket.
 
     Trips per week counts from the later of the window's start and the shopper's first
     trip ever, so a shopper who joined last week is not diluted over a year (and over
     at least a week, so two trips on one day are not "14 a week").
     """
-    if trips.empty:
+    if stacked.empty:
         return pd.DataFrame(columns=list(_RHYTHM_FIELDS))
-    ordered = trips.sort_values(["shopper", "placed_at"])
-    gap = ordered.groupby("shopper")["placed_at"].diff().dt.total_seconds().div(86400.0)
+    ordered = stacked.sort_values(["slot", "placed_at"])
+    gap = ordered.groupby("slot")["placed_at"].diff().dt.total_seconds().div(86400.0)
     per = (
         ordered.assign(gap=gap)
-        .groupby("shopper")
+        .groupby("slot")
         .agg(
             trips=("order_id", "size"),
             basket_value=("value", "mean"),
             basket_lines=("lines", "mean"),
             basket_items=("items", "mean"),
-            active_days=("day", "nunique"),
+            active_days=("dayn", "nunique"),
             median_gap_days=("gap", "median"),
         )
     )
-    first_day = frame.groupby("shopper")["day"].min().reindex(per.index)
-    effective_start = first_day.clip(lower=pd.Timestamp(window.start))
-    days = (pd.Timestamp(window.end) - effective_start).dt.days + 1
-    per["trips_per_week"] = per["trips"] / (days.clip(lower=7) / 7.0)
+    slot = per.index.to_numpy()
+    starts = np.array([span.first for span in spans], dtype=np.int64)[slot // n]
+    ends = np.array([span.last for span in spans], dtype=np.int64)[slot // n]
+    effective_start = np.maximum(first[slot % n], starts)
+    days = ends - effective_start + 1
+    per["trips_per_week"] = per["trips"] / (np.maximum(days, 7) / 7.0)
     return per[list(_RHYTHM_FIELDS)]
 
 
-def _heat(trips: pd.DataFrame, shoppers: list[Hashable]) -> np.ndarray:
-    """Trip counts per shopper, weekday (Mon=0) and hour, as one (n, 7, 24) array."""
-    heat = np.zeros((len(shoppers), 7, 24), dtype=np.int64)
-    if trips.empty:
-        return heat
-    position = pd.Series(np.arange(len(shoppers)), index=pd.Index(shoppers))
-    rows = position.reindex(trips["shopper"].to_numpy()).to_numpy()
-    known = ~np.isnan(rows.astype(float))
-    np.add.at(
-        heat,
-        (
-            rows[known].astype(np.int64),
-            trips["weekday"].to_numpy(np.int64)[known],
-            trips["hour"].to_numpy(np.int64)[known],
-        ),
-        1,
-    )
-    return heat
+def _heat(stacked: pd.DataFrame, slots: int) -> np.ndarray:
+    """Trip counts per slot, weekday (Mon=0) and hour, as one (slots, 7, 24) array."""
+    heat = np.zeros(slots * 7 * 24, dtype=np.int64)
+    if not stacked.empty:
+        cell = (
+            stacked["slot"].to_numpy(np.int64) * 168
+            + stacked["weekday"].to_numpy(np.int64) * 24
+            + stacked["hour"].to_numpy(np.int64)
+        )
+        heat += np.bincount(cell, minlength=slots * 168)
+    return heat.reshape(slots, 7, 24)
 
 
-def _monthly(current: pd.DataFrame) -> pd.DataFrame:
+def _monthly(stacked: pd.DataFrame, enc: _Encoded) -> pd.DataFrame:
     """Spend per calendar month and department; small departments are folded into "other".
 
     The departments that get their own series are each shopper's largest over the
     window, so a month's bars stack the same series in the same order.
     """
-    columns = ["shopper", "month", "department_id", "department_name", "spend", "share"]
-    if current.empty:
+    columns = ["slot", "month", "department_id", "department_name", "spend", "share"]
+    if stacked.empty:
         return pd.DataFrame(columns=columns)
-    month = current["day"].dt.to_period("M").astype(str).rename("month")
     # Aggregate first, fold later: the folding then works on a few rows per shopper.
     spend = (
-        current.groupby(["shopper", month, "department_id", "department_name"])["amount_paid"]
+        stacked.groupby(["slot", "month", "dept"])["amount_paid"]
         .sum()
         .rename("spend")
         .reset_index()
     )
-    per_dept = spend.groupby(["shopper", "department_id"])["spend"].sum().rename("order_spend")
-    rank = per_dept.groupby(level="shopper").rank(method="first", ascending=False)
-    spend = spend.join(per_dept, on=["shopper", "department_id"])
-    spend = spend.join(rank.rename("rank"), on=["shopper", "department_id"])
-    folded = spend["rank"] > MAX_DEPARTMENT_SERIES
-    spend.loc[folded, "department_id"] = OTHER_ID
-    spend.loc[folded, "department_name"] = ""
+    per_dept = spend.groupby(["slot", "dept"])["spend"].sum().rename("order_spend")
+    rank = per_dept.groupby(level="slot").rank(method="first", ascending=False)
+    spend = spend.join(per_dept, on=["slot", "dept"])
+    spend = spend.join(rank.rename("rank"), on=["slot", "dept"])
+    # Folded departments join "no department" (OTHER_ID, no name), which sorts first.
+    lookup = enc.departments
+    other = lookup.index[(lookup["department_id"] == OTHER_ID) & (lookup["department_name"] == "")]
+    folded = spend["rank"].to_numpy() > MAX_DEPARTMENT_SERIES
+    spend.loc[folded, "dept"] = int(other[0]) if len(other) else -1
     spend.loc[folded, "order_spend"] = -1.0
     out = (
-        spend.groupby(["shopper", "month", "department_id", "department_name"])
+        spend.groupby(["slot", "month", "dept"])
         .agg(spend=("spend", "sum"), order_spend=("order_spend", "max"))
         .reset_index()
     )
-    month_total = out.groupby(["shopper", "month"])["spend"].transform("sum")
+    month_total = out.groupby(["slot", "month"])["spend"].transform("sum")
     out["share"] = _share(out["spend"], month_total)
-    out = out.sort_values(["shopper", "month", "order_spend"], ascending=[True, True, False])
+    out = out.sort_values(["slot", "month", "order_spend"], ascending=[True, True, False])
+    dept = out["dept"].to_numpy()
+    named = dept >= 0
+    ids = np.full(len(out), OTHER_ID, dtype=np.int64)
+    ids[named] = lookup["department_id"].to_numpy()[dept[named]]
+    names = np.full(len(out), "", dtype=object)
+    names[named] = lookup["department_name"].to_numpy(dtype=object)[dept[named]]
+    out["department_id"] = ids
+    out["department_name"] = _objects(names, out.index)
+    months = np.unique(out["month"].to_numpy())
+    labels = pd.Series(
+        np.datetime_as_string(months.astype("datetime64[M]"), unit="M").astype(object),
+        index=months,
+    )
+    out["month"] = _objects(labels.reindex(out["month"].to_numpy()).to_numpy(), out.index)
     return out[columns].reset_index(drop=True)
 
 
 def _spend_share(
-    current: pd.DataFrame, keys: list[str], *, sort_by: str, with_trips: bool
+    stacked: pd.DataFrame,
+    code: str,
+    lookup: pd.DataFrame,
+    keys: list[str],
+    *,
+    with_trips: bool = False,
 ) -> pd.DataFrame:
-    columns = ["shopper", *keys, "spend", "share"] + (["trips"] if with_trips else [])
-    if current.empty:
+    """Spend per slot and key (department or category), its share, and trips with it."""
+    columns = ["slot", *keys, "spend", "share"] + (["trips"] if with_trips else [])
+    if stacked.empty:
         return pd.DataFrame(columns=columns)
-    grouped = current.groupby(["shopper", *keys])
+    grouped = stacked.groupby(["slot", code])
     out = grouped["amount_paid"].sum().rename("spend").to_frame()
     if with_trips:
-        out["trips"] = grouped["order_id"].nunique()
+        out["trips"] = grouped["trip_cat"].sum().astype(np.int64)
     out = out.reset_index()
-    out["share"] = _share(out["spend"], out.groupby("shopper")["spend"].transform("sum"))
-    out = out.sort_values(["shopper", sort_by, keys[0]], ascending=[True, False, True])
+    values = out[code].to_numpy()
+    for key in keys:
+        out[key] = _objects(lookup[key].to_numpy()[values], out.index)
+    out["share"] = _share(out["spend"], out.groupby("slot")["spend"].transform("sum"))
+    out = out.sort_values(["slot", "spend", keys[0]], ascending=[True, False, True])
     return out[columns].reset_index(drop=True)
 
 
 def _fold_tail(categories: pd.DataFrame, keep: int) -> pd.DataFrame:
-    """Each shopper's first `keep` rows, then one row (id FOLDED_ID) summing the rest.
+    """Each slot's first `keep` rows, then one row (id FOLDED_ID) summing the rest.
 
     A year can touch 150 categories; the page and the stored JSON need the big ones and
     an honest total for the rest, not a long tail of cents.
     """
     if categories.empty:
         return categories
-    rank = categories.groupby("shopper").cumcount()
+    rank = categories.groupby("slot").cumcount()
     tail = categories[rank >= keep]
     if tail.empty:
         return categories
-    folded = tail.groupby("shopper", as_index=False).agg(
+    folded = tail.groupby("slot", as_index=False).agg(
         spend=("spend", "sum"), share=("share", "sum")
     )
     folded = folded.assign(
@@ -615,67 +872,87 @@ def _fold_tail(categories: pd.DataFrame, keep: int) -> pd.DataFrame:
         trips=0,
     )
     out = pd.concat([categories[rank < keep], folded[categories.columns]], ignore_index=True)
-    return out.sort_values("shopper", kind="stable").reset_index(drop=True)
+    return out.sort_values("slot", kind="stable").reset_index(drop=True)
 
 
-def _top_products(current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    columns = ["shopper", "product_id", "product_name", "category_id", "spend", "trips", "quantity"]
-    if current.empty:
+def _top_products(
+    stacked: pd.DataFrame, enc: _Encoded
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The top products by spend and by trips, and every product's numbers per slot."""
+    columns = ["slot", "product_id", "product_name", "category_id", "spend", "trips", "quantity"]
+    if stacked.empty:
         empty = pd.DataFrame(columns=columns)
-        return empty, empty.copy()
-    grouped = current.groupby(["shopper", "product_id"])
-    per = grouped.agg(
-        product_name=("product_name", "first"),
-        category_id=("category_id", "first"),
-        spend=("amount_paid", "sum"),
-        trips=("order_id", "nunique"),
-        quantity=("quantity", "sum"),
-    ).reset_index()
+        return empty, empty.copy(), pd.DataFrame(columns=[*columns, "first", "last"])
+    per = (
+        stacked.groupby(["slot", "product_id"])
+        .agg(
+            pname=("pname", "first"),
+            category_id=("category_id", "first"),
+            spend=("amount_paid", "sum"),
+            trips=("trip_product", "sum"),
+            quantity=("quantity", "sum"),
+            first=("dayn", "min"),
+            last=("dayn", "max"),
+        )
+        .reset_index()
+    )
+    per["trips"] = per["trips"].astype(np.int64)
+    per["product_name"] = _objects(enc.product_names[per["pname"].to_numpy()], per.index)
+    ranked = per[columns]
+    # Only rows that can make a slot's top N are sorted: those with fewer than N rows
+    # strictly ahead on the first criterion (ties at the edge stay in, and the full sort
+    # then decides), a few dozen per slot instead of every product bought in a year.
+    by_slot = ranked.groupby("slot")
+    spend_rank = by_slot["spend"].rank(method="min", ascending=False).to_numpy()
+    trips_rank = by_slot["trips"].rank(method="min", ascending=False).to_numpy()
     by_spend = (
-        per.sort_values(["shopper", "spend", "trips", "product_id"], ascending=[1, 0, 0, 1])
-        .groupby("shopper", sort=False)
+        ranked[spend_rank <= TOP_N]
+        .sort_values(["slot", "spend", "trips", "product_id"], ascending=[1, 0, 0, 1])
+        .groupby("slot", sort=False)
         .head(TOP_N)
     )
     by_count = (
-        per.sort_values(["shopper", "trips", "spend", "product_id"], ascending=[1, 0, 0, 1])
-        .groupby("shopper", sort=False)
+        ranked[trips_rank <= TOP_N]
+        .sort_values(["slot", "trips", "spend", "product_id"], ascending=[1, 0, 0, 1])
+        .groupby("slot", sort=False)
         .head(TOP_N)
     )
-    return by_spend[columns].reset_index(drop=True), by_count[columns].reset_index(drop=True)
+    return by_spend.reset_index(drop=True), by_count.reset_index(drop=True), per
 
 
-def _channels(trips: pd.DataFrame) -> pd.DataFrame:
-    columns = ["shopper", "channel", "trips", "spend", "share"]
-    if trips.empty:
+def _channels(stacked: pd.DataFrame) -> pd.DataFrame:
+    columns = ["slot", "channel", "trips", "spend", "share"]
+    if stacked.empty:
         return pd.DataFrame(columns=columns)
     out = (
-        trips.groupby(["shopper", "channel"])
+        stacked.groupby(["slot", "channel"])
         .agg(trips=("order_id", "size"), spend=("value", "sum"))
         .reset_index()
     )
-    out["share"] = _share(
-        out["trips"].astype(float), out.groupby("shopper")["trips"].transform("sum")
-    )
-    out = out.sort_values(["shopper", "trips", "channel"], ascending=[True, False, True])
+    out["share"] = _share(out["trips"].astype(float), out.groupby("slot")["trips"].transform("sum"))
+    out = out.sort_values(["slot", "trips", "channel"], ascending=[True, False, True])
     return out[columns].reset_index(drop=True)
 
 
-def _basket_trend(trips: pd.DataFrame, unit: str) -> pd.DataFrame:
-    """The average basket per week (Monday-based) or calendar month."""
-    columns = ["shopper", "bucket", "trips", "avg_value", "avg_items"]
-    if trips.empty:
+def _basket_trend(stacked: pd.DataFrame, spans: list[_Span], n: int) -> pd.DataFrame:
+    """The average basket per week (Monday-based) or calendar month, per each window's unit."""
+    columns = ["slot", "bucket", "trips", "avg_value", "avg_items"]
+    if stacked.empty:
         return pd.DataFrame(columns=columns)
-    day = pd.to_datetime(trips["day"])
-    if unit == "month":
-        bucket = day.dt.to_period("M").dt.start_time
-    else:
-        bucket = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+    monthly = np.array([span.unit == "month" for span in spans])
+    window_of = stacked["slot"].to_numpy() // n
+    week = stacked["dayn"].to_numpy() - stacked["weekday"].to_numpy(np.int64)
+    month = stacked["month"].to_numpy().astype("datetime64[M]").astype("datetime64[D]")
+    bucket = np.where(monthly[window_of], month.astype(np.int64), week)
     out = (
-        trips.assign(bucket=bucket.dt.date)
-        .groupby(["shopper", "bucket"])
+        stacked.assign(bucket=bucket)
+        .groupby(["slot", "bucket"])
         .agg(trips=("order_id", "size"), avg_value=("value", "mean"), avg_items=("items", "mean"))
         .reset_index()
     )
+    days = np.unique(out["bucket"].to_numpy())
+    as_dates = pd.Series([_EPOCH + timedelta(days=int(d)) for d in days], index=days, dtype=object)
+    out["bucket"] = as_dates.reindex(out["bucket"].to_numpy()).to_numpy()
     return out[columns]
 
 
@@ -700,15 +977,15 @@ def _waiting_for(
 # -- what changed -----------------------------------------------------------------------
 
 
-def find_highlights(
-    frame: pd.DataFrame,
-    current: pd.DataFrame,
-    previous_lines: pd.DataFrame,
-    window: Window,
-    previous: Window,
+def _highlights(
+    enc: _Encoded,
+    trips: pd.DataFrame,
+    spans: list[_Span],
+    n: int,
+    per_product: pd.DataFrame,
     thresholds: Thresholds,
-) -> dict[Hashable, list[Highlight]]:
-    """Meaningful changes between `window` and `previous`, strongest first, per shopper.
+) -> list[dict[int, list[Highlight]]]:
+    """Meaningful changes between each window and the one before it, per shopper code.
 
     A change is shown only when all of these hold:
 
@@ -728,22 +1005,31 @@ def find_highlights(
     favourite weekday; new favourites need `favourite_min_trips` trips in the window and
     at most `favourite_max_before` ever before it, for a shopper with some history.
     """
-    cur_trips = current.groupby("shopper")["order_id"].nunique()
-    prev_trips = previous_lines.groupby("shopper")["order_id"].nunique()
-    both = pd.concat([cur_trips.rename("cur"), prev_trips.rename("prev")], axis=1).fillna(0)
-    eligible = both[(both["cur"] >= thresholds.min_trips) & (both["prev"] >= thresholds.min_trips)]
-    out: dict[Hashable, list[Highlight]] = {}
-    if eligible.empty:
-        return out
-    shoppers = eligible.index
-    cur = current[current["shopper"].isin(shoppers)]
-    prev = previous_lines[previous_lines["shopper"].isin(shoppers)]
-    found: list[Highlight] = []
-    found += _category_changes(cur, prev, window, previous, thresholds)
-    found += _weekday_shift(cur, prev, window, previous, thresholds)
-    before = frame[(frame["day"] < pd.Timestamp(window.start)) & frame["shopper"].isin(shoppers)]
-    found += _new_favourites(cur, before, window, thresholds)
-    favourites: dict[Hashable, int] = {}
+    out: list[dict[int, list[Highlight]]] = []
+    per_trip: pd.DataFrame | None = None
+    for k, span in enumerate(spans):
+        cur_n = _trip_counts(trips, span.window, n)
+        prev_n = _trip_counts(trips, span.previous, n)
+        eligible = (cur_n >= thresholds.min_trips) & (prev_n >= thresholds.min_trips)
+        if span.member is not None:
+            eligible &= span.member
+        if not eligible.any():
+            out.append({})
+            continue
+        if per_trip is None:
+            per_trip = _category_per_trip(enc)
+        found: list[tuple[int, Highlight]] = []
+        found += _category_changes(per_trip, enc, span, eligible, cur_n, prev_n, thresholds)
+        found += _weekday_shift(trips, span, eligible, thresholds)
+        found += _new_favourites(enc, per_product, span, k * n, eligible, thresholds)
+        out.append(_rank(found, thresholds))
+    return out
+
+
+def _rank(found: list[tuple[int, Highlight]], thresholds: Thresholds) -> dict[int, list[Highlight]]:
+    """Each shopper's strongest highlights first, with few new favourites among them."""
+    out: dict[int, list[Highlight]] = {}
+    favourites: dict[int, int] = {}
     for shopper, highlight in sorted(found, key=lambda pair: (-pair[1].score, pair[1].key)):
         bucket = out.setdefault(shopper, [])
         if len(bucket) >= thresholds.max_highlights:
@@ -757,14 +1043,23 @@ def find_highlights(
     return out
 
 
-def _trip_stats(lines: pd.DataFrame) -> pd.DataFrame:
-    """Per shopper and category: the sum and sum of squares of spend per trip, and trips."""
-    per_trip = (
-        lines.groupby(["shopper", "category_id", "order_id"])["amount_paid"].sum().to_frame("total")
+def _category_per_trip(enc: _Encoded) -> pd.DataFrame:
+    """Spend per shopper, category and trip (order), sorted that way, with the trip's day."""
+    lines = enc.lines
+    per = lines.groupby(["s", "category_id", "order_id"]).agg(
+        total=("amount_paid", "sum"), dayn=("dayn", "first")
     )
-    per_trip["sumsq"] = per_trip["total"] ** 2
-    per_trip["trips"] = 1
-    return per_trip.groupby(level=["shopper", "category_id"]).sum()
+    return per.reset_index()
+
+
+def _trip_stats(per_trip: pd.DataFrame, window: Window, eligible: np.ndarray) -> pd.DataFrame:
+    """Per shopper and category: the sum and sum of squares of spend per trip, and trips."""
+    dayn = per_trip["dayn"].to_numpy()
+    s = per_trip["s"].to_numpy()
+    inside = (dayn >= _daynum(window.start)) & (dayn <= _daynum(window.end)) & eligible[s]
+    rows = per_trip[inside]
+    stats = rows[["s", "category_id", "total"]].assign(sumsq=rows["total"] ** 2, trips=1)
+    return stats.groupby(["s", "category_id"]).sum()
 
 
 def _welch_z(
@@ -792,29 +1087,30 @@ def _welch_z(
 
 
 def _category_changes(
-    cur: pd.DataFrame,
-    prev: pd.DataFrame,
-    window: Window,
-    previous: Window,
+    per_trip: pd.DataFrame,
+    enc: _Encoded,
+    span: _Span,
+    eligible: np.ndarray,
+    cur_n: np.ndarray,
+    prev_n: np.ndarray,
     thresholds: Thresholds,
-) -> list[tuple[Hashable, Highlight]]:
+) -> list[tuple[int, Highlight]]:
+    window, previous = span.window, span.previous
+    cur = _trip_stats(per_trip, window, eligible)
+    prev = _trip_stats(per_trip, previous, eligible)
     if cur.empty and prev.empty:
         return []
-    names = pd.concat([cur, prev])[["category_id", "category_name"]].drop_duplicates("category_id")
-    stats = _trip_stats(cur).join(_trip_stats(prev), how="outer", suffixes=("_cur", "_prev"))
-    stats = stats.fillna(0.0)
-    shopper = stats.index.get_level_values("shopper")
-    n_cur = cur.groupby("shopper")["order_id"].nunique().reindex(shopper).to_numpy(dtype=float)
-    n_prev = prev.groupby("shopper")["order_id"].nunique().reindex(shopper).to_numpy(dtype=float)
+    stats = cur.join(prev, how="outer", suffixes=("_cur", "_prev")).fillna(0.0)
+    shopper = stats.index.get_level_values("s").to_numpy()
     change = stats["total_cur"] - stats["total_prev"]
     relative = _share(change, stats["total_prev"])
     z = _welch_z(
         stats["total_cur"],
         stats["sumsq_cur"],
-        pd.Series(n_cur, index=stats.index),
+        pd.Series(cur_n[shopper].astype(float), index=stats.index),
         stats["total_prev"],
         stats["sumsq_prev"],
-        pd.Series(n_prev, index=stats.index),
+        pd.Series(prev_n[shopper].astype(float), index=stats.index),
     )
     stats = stats.assign(change=change, relative=relative, z=z)
     keep = stats[
@@ -825,7 +1121,6 @@ def _category_changes(
         & (stats["z"].abs() >= thresholds.min_z)
         & (np.sign(stats["z"]) == np.sign(stats["change"]))
     ].reset_index()
-    keep = keep.merge(names, on="category_id", how="left")
     found = []
     for row in keep.itertuples(index=False):
         up = row.change > 0
@@ -838,12 +1133,12 @@ def _category_changes(
         )
         found.append(
             (
-                row.shopper,
+                int(row.s),
                 Highlight(
                     key=f"{kind}:{row.category_id}:{window.end:%Y-%m}",
                     kind=kind,
                     params={
-                        "category": row.category_name,
+                        "category": enc.category_names.get(row.category_id),
                         "category_id": int(row.category_id),
                         "percent": round(abs(row.relative) * 100),
                         "now": round(float(row.total_cur), 2),
@@ -863,39 +1158,42 @@ def _category_changes(
     return found
 
 
+def _weekday_counts(trips: pd.DataFrame, window: Window, eligible: np.ndarray) -> np.ndarray:
+    """Trips per shopper code (rows) and weekday (columns) within `window`."""
+    dayn = trips["dayn"].to_numpy()
+    s = trips["s"].to_numpy()
+    inside = (dayn >= _daynum(window.start)) & (dayn <= _daynum(window.end)) & eligible[s]
+    cell = s[inside] * 7 + trips["weekday"].to_numpy(np.int64)[inside]
+    return np.bincount(cell, minlength=len(eligible) * 7).reshape(len(eligible), 7)
+
+
 def _weekday_shift(
-    cur: pd.DataFrame,
-    prev: pd.DataFrame,
-    window: Window,
-    previous: Window,
-    thresholds: Thresholds,
-) -> list[tuple[Hashable, Highlight]]:
+    trips: pd.DataFrame, span: _Span, eligible: np.ndarray, thresholds: Thresholds
+) -> list[tuple[int, Highlight]]:
     """The favourite weekday moved: a two-proportion z-test on the new day's share of trips."""
-    cur_trips = _trips(cur)
-    prev_trips = _trips(prev)
-    if cur_trips.empty or prev_trips.empty:
-        return []
-    cur_counts = cur_trips.groupby(["shopper", "weekday"]).size().unstack(fill_value=0)
-    prev_counts = prev_trips.groupby(["shopper", "weekday"]).size().unstack(fill_value=0)
-    cur_counts = cur_counts.reindex(columns=range(7), fill_value=0)
-    prev_counts = prev_counts.reindex(index=cur_counts.index, columns=range(7), fill_value=0)
+    window, previous = span.window, span.previous
+    cur_counts = _weekday_counts(trips, window, eligible)
+    prev_counts = _weekday_counts(trips, previous, eligible)
     n_cur = cur_counts.sum(axis=1)
     n_prev = prev_counts.sum(axis=1)
-    top_cur = cur_counts.idxmax(axis=1)
-    top_prev = prev_counts.idxmax(axis=1)
+    top_cur = cur_counts.argmax(axis=1)
+    top_prev = prev_counts.argmax(axis=1)
+    candidates = np.flatnonzero(
+        eligible
+        & (n_cur >= thresholds.weekday_min_trips)
+        & (n_prev >= thresholds.weekday_min_trips)
+        & (top_cur != top_prev)
+    )
     found = []
-    for shopper in cur_counts.index:
+    for shopper in candidates.tolist():
         a, b = int(n_cur[shopper]), int(n_prev[shopper])
-        if a < thresholds.weekday_min_trips or b < thresholds.weekday_min_trips:
-            continue
         new_day, old_day = int(top_cur[shopper]), int(top_prev[shopper])
-        if new_day == old_day:
-            continue
-        share_now = cur_counts.at[shopper, new_day] / a
-        share_before = prev_counts.at[shopper, new_day] / b
+        now_count, before_count = cur_counts[shopper, new_day], prev_counts[shopper, new_day]
+        share_now = now_count / a
+        share_before = before_count / b
         if share_now - share_before < thresholds.weekday_min_share_change:
             continue
-        pooled = (cur_counts.at[shopper, new_day] + prev_counts.at[shopper, new_day]) / (a + b)
+        pooled = (now_count + before_count) / (a + b)
         se = math.sqrt(pooled * (1 - pooled) * (1 / a + 1 / b)) if 0 < pooled < 1 else 0.0
         z = (share_now - share_before) / se if se else 0.0
         if abs(z) < thresholds.min_z:
@@ -911,9 +1209,7 @@ def _weekday_shift(
                         "old_weekday": old_day,
                         "share_now": round(float(share_now) * 100),
                         "share_before": round(float(share_before) * 100),
-                        "old_share_before": round(
-                            float(prev_counts.at[shopper, old_day] / b) * 100
-                        ),
+                        "old_share_before": round(float(prev_counts[shopper, old_day] / b) * 100),
                         "trips_now": a,
                         "trips_before": b,
                         "z": round(float(z), 2),
@@ -934,28 +1230,41 @@ def _weekday_shift(
 
 
 def _new_favourites(
-    cur: pd.DataFrame, before: pd.DataFrame, window: Window, thresholds: Thresholds
-) -> list[tuple[Hashable, Highlight]]:
-    if cur.empty:
+    enc: _Encoded,
+    per_product: pd.DataFrame,
+    span: _Span,
+    low: int,
+    eligible: np.ndarray,
+    thresholds: Thresholds,
+) -> list[tuple[int, Highlight]]:
+    window = span.window
+    if per_product.empty:
         return []
-    per = cur.groupby(["shopper", "product_id"]).agg(
-        product_name=("product_name", "first"),
-        trips=("order_id", "nunique"),
-        first=("day", "min"),
-        last=("day", "max"),
-    )
-    per = per[per["trips"] >= thresholds.favourite_min_trips]
+    slot = per_product["slot"].to_numpy()
+    start, end = np.searchsorted(slot, [low, low + len(eligible)])
+    per = per_product.iloc[start:end]
+    shopper = per["slot"].to_numpy() - low
+    per = per[(per["trips"].to_numpy() >= thresholds.favourite_min_trips) & eligible[shopper]]
     if per.empty:
         return []
-    earlier = before.groupby(["shopper", "product_id"])["order_id"].nunique()
-    per["before"] = earlier.reindex(per.index).fillna(0).astype(int)
-    per = per[per["before"] <= thresholds.favourite_max_before].reset_index()
+    per = per.assign(s=per["slot"].to_numpy() - low)
+    # Trips with the product before the window, for these candidates only.
+    lines = enc.lines
+    earlier = lines[
+        lines["trip_product"].to_numpy()
+        & (lines["dayn"].to_numpy() < span.first)
+        & eligible[lines["s"].to_numpy()]
+    ]
+    before = earlier.groupby(["s", "product_id"]).size()
+    index = pd.MultiIndex.from_arrays([per["s"], per["product_id"]])
+    per = per.assign(before=before.reindex(index).fillna(0).astype(int).to_numpy())
+    per = per[per["before"] <= thresholds.favourite_max_before]
     found = []
     for row in per.itertuples(index=False):
-        weeks = max(1, math.ceil(((row.last - row.first).days + 1) / 7))
+        weeks = max(1, math.ceil((row.last - row.first + 1) / 7))
         found.append(
             (
-                row.shopper,
+                int(row.s),
                 Highlight(
                     key=f"new_favourite:{row.product_id}",
                     kind="new_favourite",
@@ -1039,7 +1348,7 @@ def _column(values: pd.Series, kind: str) -> list[Any]:
         return np.round(np.nan_to_num(values.to_numpy(dtype=float)), 2).tolist()
     if kind == "date":
         return [pd.Timestamp(x).date().isoformat() for x in values]
-    return [str(x) for x in values]
+    return [x if isinstance(x, str) else str(x) for x in values.to_numpy(dtype=object)]
 
 
 def _records(frame: pd.DataFrame, spec: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:

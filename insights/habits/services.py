@@ -5,6 +5,7 @@ here, from a Celery task (`tasks.py`) or the benchmark, never on the request pat
 """
 
 import io
+import json
 import logging
 import time
 import zoneinfo
@@ -14,8 +15,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
-from django.db.models import FloatField, Q
+from django.db.models import FloatField, Model, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -170,8 +172,8 @@ def refresh_habits_many(
     """Recompute the habits of many shoppers at once; returns how many were refreshed.
 
     Their lines come in one query (or `lines`, a frame with `shopper` = customer id, for
-    the benchmark); each period is one vectorised `analysis.compute_frames` over everyone
-    who shares a time zone. Callers check consent (`allowed_user_ids`) first.
+    the benchmark); every period of everyone who shares a time zone is one vectorised
+    `analysis.compute_periods` pass. Callers check consent (`allowed_user_ids`) first.
     """
     as_of = as_of or timezone.now()
     started = time.perf_counter()
@@ -206,16 +208,16 @@ def refresh_habits_many(
         for pk in zone_users:
             for period in periods[pk]:
                 by_period[period].append(pk)
-        for period, period_users in by_period.items():
-            window = window_for(period, local_as_of)
-            frames = analysis.compute_frames(
-                prepared[prepared["shopper"].isin(period_users)],
-                as_of=local_as_of,
-                window=window,
-                shoppers=sorted(period_users),
-            )
+        # Every period of everyone in this zone in one pass: the lines are grouped once.
+        all_frames = analysis.compute_periods(
+            prepared,
+            as_of=local_as_of,
+            windows={period: window_for(period, local_as_of) for period in by_period},
+            shoppers={period: sorted(members) for period, members in by_period.items()},
+        )
+        for period, frames in all_frames.items():
             payloads = analysis.payloads_many(frames)
-            for pk in period_users:
+            for pk in by_period[period]:
                 results[pk].append(
                     (period, frames.window, payloads[pk], frames.highlights.get(pk, []))
                 )
@@ -270,42 +272,100 @@ def _replace(
     # delete() would load every old snapshot's JSON just to find what cascades.
     HabitHighlight.objects.filter(user_id__in=user_ids).delete()
     HabitSnapshot.objects.filter(user_id__in=user_ids).only("pk").delete()
-    snapshots = []
-    for user_id, computed in results.items():
-        for period, window, payload, _ in computed:
-            snapshots.append(
-                HabitSnapshot(
-                    user_id=user_id,
-                    period=period,
-                    start=window.start,
-                    end=window.end,
-                    status=HabitSnapshot.Status.FRESH,
-                    state=payload["state"],
-                    data=payload,
-                    requested_at=custom_requested.get((user_id, period), computed_at),
-                    computed_at=computed_at,
-                    source_last_order_at=last_order.get(user_id),
-                )
-            )
-    HabitSnapshot.objects.bulk_create(snapshots, batch_size=500)
-    snapshot_of = {(s.user_id, s.period): s for s in snapshots}
-    highlights = []
-    for user_id, computed in results.items():
-        for period, _, _, found in computed:
-            snapshot = snapshot_of[(user_id, period)]
-            for position, highlight in enumerate(found):
-                highlights.append(
-                    HabitHighlight(
-                        snapshot=snapshot,
-                        user_id=user_id,
-                        key=highlight.key,
-                        kind=highlight.kind,
-                        params=highlight.params,
-                        position=position,
-                        dismissed_at=dismissed.get((user_id, highlight.key)),
-                    )
-                )
-    HabitHighlight.objects.bulk_create(highlights, batch_size=1000)
+    rows = [
+        (
+            user_id,
+            period,
+            window.start,
+            window.end,
+            HabitSnapshot.Status.FRESH,
+            payload["state"],
+            payload,
+            custom_requested.get((user_id, period), computed_at),
+            computed_at,
+            last_order.get(user_id),
+        )
+        for user_id, computed in results.items()
+        for period, window, payload, _ in computed
+    ]
+    snapshot_ids = _insert_snapshots(rows, user_ids)
+    highlights = [
+        (
+            snapshot_ids[(user_id, period)],
+            user_id,
+            highlight.key,
+            highlight.kind,
+            highlight.params,
+            position,
+            dismissed.get((user_id, highlight.key)),
+        )
+        for user_id, computed in results.items()
+        for period, _, _, found in computed
+        for position, highlight in enumerate(found)
+    ]
+    _insert(HabitHighlight, _HIGHLIGHT_FIELDS, highlights, json_field="params")
+
+
+_SNAPSHOT_FIELDS = (
+    "user_id",
+    "period",
+    "start",
+    "end",
+    "status",
+    "state",
+    "data",
+    "requested_at",
+    "computed_at",
+    "source_last_order_at",
+)
+_HIGHLIGHT_FIELDS = ("snapshot_id", "user_id", "key", "kind", "params", "position", "dismissed_at")
+
+
+def _insert_snapshots(rows: list[tuple], user_ids: list[int]) -> dict[tuple[int, str], int]:
+    """Insert snapshot rows; returns their ids by (user id, period)."""
+    if connections[HabitSnapshot.objects.db].vendor == "postgresql":
+        _insert(HabitSnapshot, _SNAPSHOT_FIELDS, rows, json_field="data")
+        stored = HabitSnapshot.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", "period", "pk"
+        )
+        return {(user_id, period): pk for user_id, period, pk in stored}
+    snapshots = HabitSnapshot.objects.bulk_create(
+        [HabitSnapshot(**dict(zip(_SNAPSHOT_FIELDS, row, strict=True))) for row in rows],
+        batch_size=500,
+    )
+    return {(s.user_id, s.period): s.pk for s in snapshots}
+
+
+def _insert(
+    model: type[Model], fields: tuple[str, ...], rows: list[tuple], json_field: str
+) -> None:
+    """Insert plain rows: COPY on PostgreSQL, `bulk_create` elsewhere.
+
+    Django's bulk insert on PostgreSQL sends each column as one array literal, and psycopg's
+    client-side quoting of the JSON in those arrays escapes every double quote through a
+    Python regex callback: that cost more than all the analysis (measured in
+    docs/habits.md). COPY streams the rows with the JSON serialised once, as the field
+    itself would (`DjangoJSONEncoder`).
+    """
+    if not rows:
+        return
+    connection = connections[model.objects.db]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=1000
+        )
+        return
+    position = fields.index(json_field)
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(f).column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            values = list(row)
+            values[position] = json.dumps(values[position], cls=DjangoJSONEncoder)
+            copy.write_row(values)
 
 
 def _dismissals(user_ids: list[int]) -> dict[tuple[int, str], datetime]:

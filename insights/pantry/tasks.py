@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.db import OperationalError
 
 from accounts.consent import is_allowed
 from accounts.models import User
@@ -12,7 +13,15 @@ from insights.pantry import services
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+# A busy SQLite answers "database is locked" after its timeout; PostgreSQL may drop a
+# connection. Both pass, and the build is idempotent, so the task retries with backoff.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
 def build_pantry_task(user_id: int) -> int:
     """Turn the shopper's new perishable lines into items; idempotent, so acks_late is safe."""
     user = User.objects.filter(pk=user_id, is_active=True).first()

@@ -92,7 +92,7 @@ def test_a_shopper_with_a_store_card_goes_straight_to_history(client):
 
 def test_after_check_in_the_page_sends_the_shopper_to_their_consents(bob_client):
     response = bob_client.get(reverse("accounts:check_in"))
-    assert response["Location"] == reverse("accounts:consents")
+    assert response["Location"] == reverse("privacy:centre")
 
 
 def test_check_in_needs_a_login(client, db):

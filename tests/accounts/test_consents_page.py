@@ -11,12 +11,13 @@ from accounts.purposes import INSIGHTS, PANTRY, PURPOSES
 
 pytestmark = pytest.mark.django_db
 
-URL = "/accounts/consents/"
+URL = "/privacy/"
 HX = {"HX-Request": "true"}
 
 
-def test_the_url_is_where_the_feature_gate_posts():
-    assert reverse("accounts:consents") == URL
+def test_the_centre_is_at_privacy_and_the_old_url_still_resolves():
+    assert reverse("privacy:centre") == URL
+    assert reverse("accounts:consents") == "/accounts/consents/"
 
 
 def test_the_page_lists_every_purpose_with_its_state(alice_client, alice):

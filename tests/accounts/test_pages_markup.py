@@ -18,7 +18,8 @@ LOGGED_IN = [
     "accounts:check_in",
     "accounts:link",
     "accounts:profile",
-    "accounts:consents",
+    "privacy:centre",
+    "privacy:review",
     "accounts:password_change",
     "accounts:data",
     "accounts:data_erase",
@@ -50,7 +51,7 @@ def test_shopper_pages_have_no_inline_script_or_style(client, bob):
 
 
 def test_every_switch_has_a_plain_form_behind_its_htmx(alice_client):
-    body = alice_client.get(reverse("accounts:consents")).content.decode()
+    body = alice_client.get(reverse("privacy:centre")).content.decode()
     forms = re.findall(r"<form[^>]*hx-post[^>]*>", body)
     assert len(forms) == 5
-    assert all('method="post"' in form and 'action="/accounts/consents/"' in form for form in forms)
+    assert all('method="post"' in form and 'action="/privacy/"' in form for form in forms)

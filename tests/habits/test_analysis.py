@@ -313,3 +313,79 @@ def test_categories_past_the_first_forty_are_folded_into_one_row_with_their_tota
     assert folded["category_id"] == a.FOLDED_ID
     assert folded["spend"] == sum(float(100 - i) for i in range(40, 45))
     assert summary.categories["share"].sum() == pytest.approx(1.0)
+
+
+def year_of_two_shoppers() -> pd.DataFrame:
+    """Two shoppers over fourteen months: several departments, products, channels, a shift."""
+    rows = []
+    order = 0
+    start = datetime(2025, 9, 1, 8)
+    for day in range(0, 425, 3):
+        when = start + timedelta(days=day, hours=day % 11)
+        late = when.date() >= date(2026, 8, 1)
+        for shopper in (1, 2):
+            order += 1
+            channel = "web" if day % 4 == 0 else "store"
+            rows.append(line(order, when, product=1, amount=20.0 + day % 7, shopper=shopper))
+            rows.append(
+                line(
+                    order,
+                    when,
+                    product=2 + day % 5,
+                    category=20 + day % 3,
+                    department=200 + day % 9,
+                    amount=(35.0 if late and shopper == 1 else 12.0) + day % 4,
+                    discount=1.5 if day % 2 else 0.0,
+                    channel=channel,
+                    shopper=shopper,
+                )
+            )
+            if late and shopper == 2 and day % 2:
+                rows.append(line(order, when, product=99, category=90, amount=4.0, shopper=2))
+    return frame(rows)
+
+
+def test_all_periods_in_one_pass_equal_each_period_computed_alone():
+    lines = year_of_two_shoppers()
+    windows = {key: a.period_window(key, AS_OF) for key in a.PERIOD_KEYS}
+    windows["custom"] = a.Window(date(2026, 2, 10), date(2026, 5, 20))
+    together = a.compute_periods(lines, as_of=AS_OF, windows=windows, shoppers=[1, 2, 3])
+    assert set(together) == set(windows)
+    for key, window in windows.items():
+        alone = a.compute_frames(lines, as_of=AS_OF, window=window, shoppers=[1, 2, 3])
+        assert a.payloads_many(together[key]) == a.payloads_many(alone)
+        assert together[key].highlights == alone.highlights
+        assert together[key].window == alone.window
+        assert together[key].previous == alone.previous
+    # The windows really differ, so slicing one out of the other would have been caught.
+    assert together["4w"].totals.loc[1, "trips"] < together["3m"].totals.loc[1, "trips"]
+    assert any(together["3m"].highlights.values())
+
+
+def test_each_window_of_one_pass_counts_exactly_its_own_lines():
+    lines = year_of_two_shoppers()
+    windows = {key: a.period_window(key, AS_OF) for key in a.PERIOD_KEYS}
+    together = a.compute_periods(lines, as_of=AS_OF, windows=windows)
+    day = lines["placed_at"].dt.tz_localize(None).dt.normalize()
+    for key, window in windows.items():
+        inside = lines[(day >= pd.Timestamp(window.start)) & (day <= pd.Timestamp(window.end))]
+        spend = inside.groupby("shopper")["amount_paid"].sum()
+        trips = inside.groupby("shopper")["order_id"].nunique()
+        totals = together[key].totals
+        assert totals["spend"].to_dict() == pytest.approx(spend.to_dict())
+        assert totals["trips"].astype(int).to_dict() == trips.to_dict()
+        payloads = a.payloads_many(together[key])
+        assert sum(map(sum, payloads[1]["heatmap"])) == trips[1]
+
+
+def test_a_window_can_be_computed_for_some_shoppers_only():
+    lines = year_of_two_shoppers()
+    windows = {"3m": a.period_window("3m", AS_OF), "custom": a.Window(date(2026, 1, 1), AS_OF)}
+    together = a.compute_periods(
+        lines, as_of=AS_OF, windows=windows, shoppers={"3m": [1, 2], "custom": [2]}
+    )
+    assert together["custom"].shoppers == [2]
+    assert set(a.payloads_many(together["custom"])) == {2}
+    assert set(together["custom"].highlights) <= {2}
+    alone = a.compute_frames(lines, as_of=AS_OF, window=windows["custom"], shoppers=[2])
+    assert a.payloads_many(together["custom"]) == a.payloads_many(alone)

@@ -164,3 +164,20 @@ def test_a_dismissal_survives_the_next_refresh(alice):
     )
     dismissed = services._dismissals([alice.pk])
     assert dismissed == {(alice.pk, "new_favourite:1"): NOW}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_names_with_quotes_backslashes_tabs_and_accents_are_stored_as_they_are(alice):
+    odd = 'Smör "extra" \\ salt\tpack\nof 2'
+    orders = shop(alice, start=datetime(2026, 8, 3, 9, tzinfo=UTC), trips=12)
+    butter = ProductFactory(name=odd)
+    for order in orders:
+        OrderLineFactory(order=order, line_no=9, product=butter, amount_paid=90)
+    grant_insights(alice)
+    tasks.refresh_habits_task(alice.pk)
+    first = rows_of(alice)
+    data = HabitSnapshot.objects.get(user=alice, period="3m").data
+    assert data["top_by_spend"][0]["product"] == odd
+    assert data["totals"]["trips"] == 12
+    tasks.refresh_habits_task(alice.pk)
+    assert rows_of(alice) == first

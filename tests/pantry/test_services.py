@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import OperationalError
 
 from accounts.consent import set_consent
 from accounts.purposes import EMAIL, PANTRY
@@ -259,3 +260,20 @@ def test_a_first_build_reads_back_only_as_far_as_the_longest_shelf_life(alice_pa
     ProductFactory(sku="DRY", perishable=False, shelf_life_days=2000)
     # Dairy's default is 10 days; the yoghurt's 30 is the longest perishable shelf life.
     assert services.lookback_days() == 30 + 7 + 1
+
+
+def test_the_build_task_retries_a_locked_database_and_then_builds(alice, monkeypatch):
+    grant(alice, PANTRY)
+    calls = []
+
+    def locked_once(*, user):
+        calls.append(user.pk)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return 3
+
+    monkeypatch.setattr("insights.pantry.services.build_pantry", locked_once)
+    result = build_pantry_task.apply(args=[alice.pk])
+    assert result.successful()
+    assert result.get() == 3
+    assert calls == [alice.pk, alice.pk]
