@@ -12,6 +12,7 @@ from accounts.consent import set_consent
 from accounts.models import ConsentEvent, DataExport, LinkAttempt, User
 from accounts.purposes import SWITCHABLE
 from accounts.services import create_link_code
+from insights.api.models import ConsentRead, IntegrationClient
 from insights.forecasts.models import Forecast, ItemAction, ListItem, ListSnapshot, ShoppingList
 from insights.habits.models import HabitHighlight, HabitSnapshot
 from insights.pantry.models import DigestLog, Notification, PantryItem, PantrySettings
@@ -106,6 +107,10 @@ def fill_everything(user: User, *, orders: int = 3, lines: int = 4, tag: str = "
         single_object=True,
     )
     log_in_session(user)
+    till, _ = IntegrationClient.objects.get_or_create(
+        name="Till", defaults={"key_prefix": "kv_till", "key_hash": "till-hash"}
+    )
+    ConsentRead.objects.create(client=till, customer=customer)
     user.groups.add(Group.objects.get_or_create(name="Newsletter readers")[0])
 
 
