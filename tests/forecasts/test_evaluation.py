@@ -205,3 +205,9 @@ def test_the_report_shows_every_cutoff_and_method():
         for method in evaluation.METHODS:
             assert f"| {cutoff} | 2 | {method} |" in report
     assert "+0.0%" in report
+
+
+def test_the_second_ablation_drops_exactly_the_timing_in_days_and_in_trips():
+    removed = set(model.ALL_FEATURES) - set(evaluation.NO_TIMING_FEATURES)
+    assert removed == set(model.TIMING_FEATURES) | set(model.TRIP_RECENCY_FEATURES)
+    assert set(evaluation.NO_TIMING_FEATURES) <= set(model.FREQUENCY_FEATURES)

