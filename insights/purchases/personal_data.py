@@ -97,12 +97,15 @@ def register_purchases_data() -> None:
             holds=_("Whether new receipts are waiting to be added to your summaries."),
             source=_("Kvitto itself, when new receipts arrive."),
             queryset=lambda s: _of_customer(PendingRefresh, s),
-            columns={"requested_at": "requested_at"},
+            columns={"due_at": "due_at", "last_started_at": "last_started_at"},
             retention=Retention(
                 setting="RETENTION_BOOKKEEPING_DAYS",
                 unit="days",
-                expire=expire_by(PendingRefresh.objects.all, "requested_at"),
-                counted_from=_("after the refresh was asked for"),
+                # Only rows with nothing queued: a queued refresh is still to run.
+                expire=expire_by(
+                    lambda: PendingRefresh.objects.filter(due_at__isnull=True), "last_started_at"
+                ),
+                counted_from=_("after the last refresh, when none is waiting"),
             ),
         ),
     )
