@@ -212,6 +212,22 @@ def delete_pantry_data(*, user: User) -> None:
     PantrySettings.objects.filter(user=user).update(processed_line_id=0, calendar_token=None)
 
 
+def create_export_notification(*, user: User, export_id: int, expires_at: datetime) -> None:
+    """Tell the shopper in the app that the data export they asked for is ready.
+
+    Keyed by the export, so a rebuilt export does not notify twice. The caller has
+    checked PANTRY consent (notifications are shown on the pantry's page).
+    """
+    Notification.objects.get_or_create(
+        dedupe_key=f"{Notification.Kind.EXPORT_READY}:{user.pk}:{export_id}",
+        defaults={
+            "user": user,
+            "kind": Notification.Kind.EXPORT_READY,
+            "payload": {"export_id": export_id, "expires_at": expires_at.isoformat()},
+        },
+    )
+
+
 # --- Item actions ----------------------------------------------------------------------------
 
 
