@@ -55,6 +55,7 @@ from tests.enforcement import (
     Catalog,
     QuickHabits,
     World,
+    committed,
     derived,
     eager_celery,
     mails_to,
@@ -254,6 +255,14 @@ def send_digest_directly(ctx: Ctx) -> bool:
     return pantry_services.send_digest(user=ctx.alice, day=NOW.date(), notifications=notifications)
 
 
+def request_an_export(ctx: Ctx) -> None:
+    """The shopper asks for their data; the ZIP is built on commit and announced."""
+    from accounts.data_rights import request_export
+
+    with committed():
+        request_export(user=ctx.alice)
+
+
 def export_predictions_command(ctx: Ctx) -> str:
     out = ctx.tmp_path / "predictions.csv"
     call_command("export_predictions", as_of=NOW.isoformat(), out=str(out), stdout=io.StringIO())
@@ -350,6 +359,11 @@ PLACES: list[Place] = [
           needs=(PANTRY, EMAIL), reset=reset_notifications),
     Place("pantry digest e-mail", "email", "insights.pantry.services:send_digest", (EMAIL,),
           send_digest_directly, computed, needs=(PANTRY,), reset=reset),
+    # Data rights: the export's ready notice in the app (pantry) and by e-mail (email).
+    Place("export ready: notice and e-mail", "task", "accounts.tasks.build_export_task",
+          (PANTRY, EMAIL), request_an_export, computed, reset=reset),
+    Place("export-ready e-mail", "email", "accounts.data_rights:_announce", (EMAIL,),
+          request_an_export, computed, reset=reset),
     # New receipts: ingestion queues refresh_shopper_task, whose signal each app answers.
     Place("order ingestion → refresh_shopper_task", "ingestion",
           "insights.purchases.tasks.refresh_shopper_task", (INSIGHTS, PREDICTIONS, PANTRY),
@@ -362,7 +376,12 @@ EXEMPT_URLS = {
     "pantry:unsubscribe": "the one-click e-mail opt-out: it can only withdraw `email`",
 }
 # Tasks that process for no purpose, with the reason.
-EXEMPT_TASKS: dict[str, str] = {}
+EXEMPT_TASKS: dict[str, str] = {
+    "accounts.tasks.apply_retention_task": (
+        "nightly retention deletes or anonymises what is past its period; it computes and "
+        "sends nothing for a purpose"
+    ),
+}
 # Code that sends e-mail for no purpose (a service the shopper asked for), with the reason.
 EXEMPT_MAIL: dict[str, str] = {}
 # Functions that only build a message another function sends: the sender is the row.

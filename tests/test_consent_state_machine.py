@@ -1,19 +1,20 @@
 """Random sequences of consent changes, receipts, refreshes and visits, checked after every step.
 
 A hypothesis `RuleBasedStateMachine` drives two shoppers through grant, withdraw, order
-ingestion, the refresh tasks and beat jobs (run eagerly), the clock moving on, and page
-visits. After every step the invariants check that nothing was processed without a live
-consent: no derived row for a purpose a shopper has not granted, no fitted model trained
-on a shopper who has not granted `model_improvement`, and no e-mail to a shopper without
-both `pantry` (the reminders) and `email`.
+ingestion, the refresh tasks and beat jobs (run eagerly), the clock moving on, page
+visits, export and erasure. After every step the invariants check that nothing was
+processed without a live consent: no derived row for a purpose a shopper has not granted,
+no fitted model trained on a shopper who has not granted `model_improvement`, no e-mail
+without `email` (nor a reminder digest without `pantry`), and no row left of an erased
+shopper.
 
 Each example runs inside a savepoint rolled back at teardown. The habits analysis and the
 forecasting model are light stand-ins here (the rules are about which rows exist, not what
 they say); the enforcement matrix runs the real habits analysis.
 
-Export and erasure (issue 6, built on the `rights` branch) become two more rules: export
-must write nothing derived, and erasure must leave zero rows for the shopper (checked by
-`erased` in the invariant).
+Export and erasure are rules too: an export must derive nothing new and send its e-mail
+only with `email`; after an erasure no row may remain for the shopper (`remaining_rows`),
+whatever later steps send for them.
 
 `pytest tests/test_consent_state_machine.py -s` prints how many steps ran.
 """
@@ -35,7 +36,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from accounts import tasks as account_tasks
 from accounts.consent import consent_state
+from accounts.data_rights import erase_account, remaining_rows, request_export
+from accounts.models import ErasureRecord
 from accounts.purposes import EMAIL, PANTRY, SWITCHABLE
 from insights.forecasts import services as forecast_services
 from insights.forecasts import tasks as forecast_tasks
@@ -84,6 +88,8 @@ class ConsentMachine(RuleBasedStateMachine):
         self.world = World(Catalog.create(), alice, charlie)
         self.shoppers = {"alice": self.world.alice, "charlie": self.world.charlie}
         self.granted: dict[str, set[str]] = {name: set() for name in self.shoppers}
+        # name -> (login id, customer id, e-mail) of an erased shopper, for the invariant.
+        self.erased: dict[str, tuple[int, int, str]] = {}
         self.products = [self.world.catalog.milk, self.world.catalog.bread]
         self.products += [self.world.catalog.coffee, self.world.catalog.cheese]
 
@@ -104,12 +110,16 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule(name=st.sampled_from(["alice", "charlie"]), purpose=st.sampled_from(SWITCHABLE))
     def grant(self, name: str, purpose: str) -> None:
         self._step()
+        if name in self.erased:
+            return
         self.world.grant(self.shoppers[name].user, purpose)
         self.granted[name].add(purpose)
 
     @rule(name=st.sampled_from(["alice", "charlie"]), purpose=st.sampled_from(SWITCHABLE))
     def withdraw(self, name: str, purpose: str) -> None:
         self._step()
+        if name in self.erased:
+            return
         self.world.withdraw(self.shoppers[name].user, purpose)
         self.granted[name].discard(purpose)
 
@@ -138,6 +148,7 @@ class ConsentMachine(RuleBasedStateMachine):
             forecast_tasks.fit_forecast_model_task.delay()
             forecast_tasks.refresh_stale_forecasts_task.delay()
             pantry_tasks.send_due_reminders_task.delay()
+            account_tasks.apply_retention_task.delay()
 
     @rule(name=st.sampled_from(["alice", "charlie"]))
     def refresh_tasks_for(self, name: str) -> None:
@@ -158,17 +169,50 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule(name=st.sampled_from(["alice", "charlie"]), page=st.sampled_from(PAGES))
     def visit(self, name: str, page: str) -> None:
         self._step()
+        if name in self.erased:
+            return
         client = Client()
         client.force_login(self.shoppers[name].user)
         with committed():
             response = client.get(reverse(page))
         assert response.status_code in (200, 403)
 
+    # --- data rights -----------------------------------------------------------------------
+
+    @rule(name=st.sampled_from(["alice", "charlie"]))
+    def export(self, name: str) -> None:
+        """Art. 15/20: the ZIP is built on commit (eagerly); it derives nothing new."""
+        self._step()
+        if name in self.erased:
+            return
+        with committed():
+            request_export(user=self.shoppers[name].user)
+
+    @rule(name=st.sampled_from(["alice", "charlie"]))
+    def erase(self, name: str) -> None:
+        """Art. 17: the account goes; later steps still send the shopper's tasks and cards."""
+        self._step()
+        if name in self.erased:
+            return
+        user = self.shoppers[name].user
+        self.erased[name] = (user.pk, user.customer.pk, user.email)
+        with committed():
+            erase_account(user=user, method=ErasureRecord.Method.WEB)
+        self.granted[name].clear()
+
     # --- invariants ------------------------------------------------------------------------
+
+    @invariant()
+    def nothing_remains_of_an_erased_shopper(self) -> None:
+        for name, (user_id, customer_id, email) in self.erased.items():
+            left = remaining_rows(user_id=user_id, customer_id=customer_id, email=email)
+            assert left == [], (name, left)
 
     @invariant()
     def the_model_agrees_with_the_consent_log(self) -> None:
         for name, shopper in self.shoppers.items():
+            if name in self.erased:
+                continue
             live = {p for p, on in consent_state(shopper.user).items() if on}
             assert live == self.granted[name]
 
@@ -181,10 +225,14 @@ class ConsentMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_email_goes_to_a_shopper_without_email_and_pantry(self) -> None:
+        """Any e-mail needs `email`; the reminder digest (it has an unsubscribe link) also
+        `pantry`. An erased shopper gets none."""
         for message in mail.outbox[self.mail_seen :]:
             for name, shopper in self.shoppers.items():
-                if shopper.user.email in message.to:
-                    assert {EMAIL, PANTRY} <= self.granted[name], (name, message.subject)
+                if shopper.user.email not in message.to:
+                    continue
+                needed = {EMAIL, PANTRY} if "List-Unsubscribe" in message.extra_headers else {EMAIL}
+                assert needed <= self.granted[name], (name, message.subject)
         self.mail_seen = len(mail.outbox)
 
 
