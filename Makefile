@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install run test lint eval bench bench-ingest bench-reminders bench-habits bench-forecasts translations clean
+.PHONY: install run test lint eval bench bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,11 @@ eval: install
 bench-forecasts: install
 	$(RUN_ENV) $(PY) manage.py bench_forecasts
 
-bench: bench-ingest bench-reminders bench-habits bench-forecasts
+# Export and erase the heaviest demo shopper (erasure rolled back); needs demo data loaded.
+bench-privacy: install
+	$(RUN_ENV) $(PY) manage.py bench_privacy
+
+bench: bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy
 
 clean:
 	rm -rf var staticfiles

@@ -1,4 +1,4 @@
-"""Admin for logins, customers (with one-time link codes), the consent log and purpose texts."""
+"""Admin for logins, customers (with link codes), the consent log, purpose texts, erasures."""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -9,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services
 from accounts.forms import AdminUserAddForm, AdminUserChangeForm
-from accounts.models import ConsentEvent, Customer, CustomerIdentifier, LinkCode, PurposeText, User
+from accounts.models import (
+    ConsentEvent,
+    Customer,
+    CustomerIdentifier,
+    ErasureRecord,
+    LinkCode,
+    PurposeText,
+    User,
+)
 
 
 @admin.register(User)
@@ -149,6 +157,25 @@ class PurposeTextAdmin(admin.ModelAdmin):
             obj.version = (latest["v"] or 0) + 1
             obj.published_at = timezone.now()
         super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(admin.ModelAdmin):
+    """Proof that erasures happened, for the privacy admin; nothing here names a shopper."""
+
+    list_display = ["erased_at", "method", "total_rows"]
+    list_filter = ["method"]
+    date_hierarchy = "erased_at"
+    readonly_fields = ["erased_at", "method", "row_counts"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -26,3 +26,7 @@ class AccountsConfig(AppConfig):
         from accounts.review import on_login
 
         user_logged_in.connect(on_login, dispatch_uid="accounts.consent_review")
+
+        from accounts.data_classes import register_accounts_data
+
+        register_accounts_data()

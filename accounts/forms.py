@@ -215,3 +215,25 @@ class AdminUserChangeForm(UserChangeForm):
 
     def clean_email(self) -> str:
         return EmailUniqueMixin.clean_email(self)
+
+
+class EraseAccountForm(forms.Form):
+    """Re-entering the password proves the request comes from the shopper, not a left-open tab."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(
+                _("That is not your password. Nothing was deleted."), code="wrong_password"
+            )
+        return password

@@ -249,3 +249,93 @@ class ConsentEvent(models.Model):
         if self.pk is not None:
             raise ValueError("Consent events are append-only; record a new event instead.")
         super().save(*args, **kwargs)
+
+
+class DataExport(models.Model):
+    """A shopper's request for a copy of their data (GDPR art. 15 and 20) and its ZIP file.
+
+    The file lives under `settings.DATA_EXPORT_ROOT`, never in the database or in git; the
+    row and the file go when `expires_at` passes (nightly retention) or with the login.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting to start")
+        BUILDING = "building", _("being prepared")
+        READY = "ready", _("ready to download")
+        FAILED = "failed", _("failed")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    # Relative to DATA_EXPORT_ROOT; random, so a path never reveals whose file it is.
+    file_name = models.CharField(max_length=100, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    # Rows written per file, e.g. {"purchases.order_lines": 1234}; checked against the database.
+    row_counts = models.JSONField(default=dict, blank=True)
+    # Files done so far and in all, for the progress indicator.
+    files_done = models.PositiveIntegerField(default=0)
+    files_total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["user", "-requested_at"], name="data_export_user_idx")]
+        verbose_name = _("data export")
+        verbose_name_plural = _("data exports")
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} of {self.user_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == self.Status.READY and not self.is_expired and bool(self.file_name)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        if not self.files_total:
+            return 0
+        return min(99, int(100 * self.files_done / self.files_total))
+
+
+class ErasureRecord(models.Model):
+    """Proof that an account was erased (GDPR art. 17 and 5(2)), holding no personal data.
+
+    No login, customer, e-mail address or identifier: only when, how it was asked for and
+    how many rows of each data class went, so the controller can show that it complied.
+    """
+
+    class Method(models.TextChoices):
+        WEB = "web", _("Your data page")
+        API = "api", _("API")
+        ADMIN = "admin", _("staff, on the shopper's request")
+        BENCH = "bench", _("benchmark")
+
+    erased_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    row_counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-erased_at", "-id"]
+        verbose_name = _("erasure record")
+        verbose_name_plural = _("erasure records")
+
+    def __str__(self) -> str:
+        return f"Erasure at {self.erased_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.row_counts.values())

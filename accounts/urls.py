@@ -1,9 +1,10 @@
-"""Pages for logging in, checking in, linking a store card and the profile; the old consent URL."""
+"""Pages for logging in, checking in, linking a store card, the profile and your data; the old
+consent URL."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import privacy_views, views
+from accounts import data_views, privacy_views, views
 
 app_name = "accounts"
 
@@ -16,6 +17,16 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     # Moved to /privacy/ (privacy:centre); kept as a permanent redirect.
     path("consents/", privacy_views.old_consents_url, name="consents"),
+    path("data/", data_views.data, name="data"),
+    path("data/export/", data_views.export_request, name="data_export"),
+    path("data/export/<int:pk>/", data_views.export_status, name="data_export_status"),
+    path(
+        "data/export/<int:pk>/download/",
+        data_views.export_download,
+        name="data_export_download",
+    ),
+    path("data/delete/", data_views.erase, name="data_erase"),
+    path("data/deleted/", data_views.erased, name="data_erased"),
     path("language/", views.set_language, name="set_language"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "insights.forecasts.tasks.refresh_stale_forecasts_task",
         "schedule": crontab(hour=3, minute=15),
     },
+    "privacy-nightly-retention": {
+        "task": "accounts.tasks.apply_retention_task",
+        "schedule": crontab(hour=1, minute=45),
+    },
 }
 # Seconds a burst of orders waits so it becomes one refresh per shopper.
 REFRESH_DEBOUNCE_SECONDS = env_int("REFRESH_DEBOUNCE_SECONDS", 10)
@@ -234,6 +238,19 @@ MAX_INGEST_BODY_BYTES = env_int("MAX_INGEST_BODY_BYTES", 64 * 2**20)
 # Wrong link codes a login may try per hour before linking is refused for the hour.
 LINK_ATTEMPT_LIMIT = env_int("LINK_ATTEMPT_LIMIT", 10)
 
+# Personal data (docs/data-rights.md). Export ZIPs are files under var/, never in git.
+DATA_EXPORT_ROOT = VAR_DIR / "exports"
+# How long each class of personal data is kept; the nightly apply_retention_task deletes
+# what is older. An export's download link is valid for RETENTION_EXPORTS_DAYS.
+RETENTION_ORDERS_MONTHS = env_int("RETENTION_ORDERS_MONTHS", 36)
+RETENTION_NOTIFICATIONS_DAYS = env_int("RETENTION_NOTIFICATIONS_DAYS", 90)
+RETENTION_EXPORTS_DAYS = env_int("RETENTION_EXPORTS_DAYS", 7)
+RETENTION_LINK_ATTEMPTS_DAYS = env_int("RETENTION_LINK_ATTEMPTS_DAYS", 30)
+RETENTION_LINK_CODES_DAYS = env_int("RETENTION_LINK_CODES_DAYS", 30)
+RETENTION_PANTRY_HISTORY_DAYS = env_int("RETENTION_PANTRY_HISTORY_DAYS", 365)
+RETENTION_LIST_HISTORY_DAYS = env_int("RETENTION_LIST_HISTORY_DAYS", 365)
+RETENTION_BOOKKEEPING_DAYS = env_int("RETENTION_BOOKKEEPING_DAYS", 30)
+RETENTION_ERASURE_RECORDS_DAYS = env_int("RETENTION_ERASURE_RECORDS_DAYS", 1095)
 # The controller named in consent receipts (Kantara CR v1.1) and the register of processing.
 PRIVACY_CONTROLLER = {
     "name": env_str("PRIVACY_CONTROLLER_NAME", "Kvitto"),

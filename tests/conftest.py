@@ -20,6 +20,23 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _export_files_in_tmp(settings, tmp_path):
+    """Data export ZIPs go to a per-test folder, never into var/."""
+    settings.DATA_EXPORT_ROOT = tmp_path / "exports"
+
+
+@pytest.fixture
+def eager_celery():
+    """Run queued tasks in-process, as a worker would, for tests that follow a whole flow."""
+    from insights.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def alice(db):
     user = UserFactory(email="alice@example.com", name="Alice Andersson")

@@ -12,3 +12,6 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         # Registers the OpenAPI extension that describes ApiKeyAuthentication.
         from insights.api import schema  # noqa: F401
+        from insights.api.personal_data import register_api_data
+
+        register_api_data()

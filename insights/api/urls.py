@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 # Each app that has endpoints keeps them in <app>/api.py as `urlpatterns`.
 _APPS_WITH_API = [
     "accounts.api",
+    "accounts.api_data",
     "insights.purchases.api",
     "insights.purchases.api_ingest",
     "insights.habits.api",

@@ -12,6 +12,7 @@ class ForecastsConfig(AppConfig):
     def ready(self) -> None:
         from accounts.consent import consent_granted, consent_withdrawn
         from insights.forecasts import receivers
+        from insights.forecasts.personal_data import register_forecasts_data
         from insights.purchases.signals import history_changed
 
         history_changed.connect(receivers.on_history_changed, dispatch_uid="forecasts.history")
@@ -19,3 +20,4 @@ class ForecastsConfig(AppConfig):
         consent_withdrawn.connect(
             receivers.on_consent_withdrawn, dispatch_uid="forecasts.withdrawn"
         )
+        register_forecasts_data()

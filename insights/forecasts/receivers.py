@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from accounts.purposes import PREDICTIONS
+from accounts.purposes import MODEL_IMPROVEMENT, PREDICTIONS
 from insights.forecasts import services
 
 
@@ -19,6 +19,14 @@ def on_consent_granted(sender: Any, user: Any = None, purpose: str = "", **kwarg
 
 
 def on_consent_withdrawn(sender: Any, user: Any = None, purpose: str = "", **kwargs: Any) -> None:
-    """`predictions` withdrawn (sent inside the withdrawing transaction): delete now."""
-    if purpose == PREDICTIONS and user is not None:
+    """Sent inside the withdrawing transaction: what was derived for the purpose goes now.
+
+    `predictions`: the shopper's forecasts and suggestions. `model_improvement`: the fitted
+    models their history went into (a refit without them is queued).
+    """
+    if user is None:
+        return
+    if purpose == PREDICTIONS:
         services.delete_predictions(user=user)
+    elif purpose == MODEL_IMPROVEMENT:
+        services.forget_contributor(user=user)

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import F, FloatField, Q
+from django.db.models import F, FloatField, Min, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.consent import allowed_user_ids
-from accounts.models import Customer, User
+from accounts.models import ConsentEvent, Customer, User
 from accounts.purposes import MODEL_IMPROVEMENT, PREDICTIONS
 from insights.catalog.models import Product
 from insights.forecasts.models import (
@@ -1114,6 +1114,31 @@ def delete_predictions(*, user: User) -> None:
         status=ShoppingList.Status.STALE,
         status_changed_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def forget_contributor(*, user: User) -> int:
+    """Withdrawal of `model_improvement`: the fitted models that learnt from `user` go.
+
+    A fitted model holds aggregates of its contributors' histories (coefficients, priors,
+    the popular list, the bought-together rules): data derived for the purpose, used for
+    other shoppers' lists. Any model fitted since the shopper first granted the purpose may
+    hold theirs, so those are deleted in the withdrawing transaction and a refit without
+    them is queued on commit; until it lands a refresh uses an older model (fitted before
+    the grant) or fits one itself. Returns the number of models deleted.
+    """
+    from insights.forecasts.tasks import fit_forecast_model_task
+
+    first_grant = ConsentEvent.objects.filter(
+        user=user, purpose=MODEL_IMPROVEMENT, granted=True
+    ).aggregate(first=Min("at"))["first"]
+    if first_grant is None:
+        return 0
+    deleted, _ = ForecastModel.objects.filter(created_at__gte=first_grant).delete()
+    _payload_cache.clear()
+    if deleted:
+        transaction.on_commit(fit_forecast_model_task.delay)
+    return deleted
 
 
 # --------------------------------------------------------------------------- export

@@ -378,11 +378,19 @@ def compute_periods(
     highlights = _highlights(enc, trips, spans, n, per_product, thresholds)
     out: dict[Hashable, HabitFrames] = {}
     shopper_of = np.asarray(universe, dtype=object if n == 0 else None)
+    slots_of = {name: table["slot"].to_numpy(dtype=np.int64) for name, table in tables.items()}
+    # Each table without `slot`, with `shopper` first: a period's rows are then a
+    # positional slice, far cheaper than a drop and an insert per period, which rebuild
+    # the column index (milliseconds each with pandas' string labels).
+    tables = {
+        name: _with_shopper(table, slots_of[name], n, shopper_of).iloc[:, 1:]
+        for name, table in tables.items()
+    }
     for k, span in enumerate(spans):
         wanted = members[span.key]
         positions = pd.Index(universe).get_indexer(wanted) if n else np.zeros(0, np.int64)
         low, high = k * n, (k + 1) * n
-        part = {name: _slice(table, low, high, shopper_of) for name, table in tables.items()}
+        part = {name: _slice(table, slots_of[name], low, high) for name, table in tables.items()}
         slots = pd.Index(np.arange(low, high))
         window_heat = np.zeros((len(wanted), 7, 24), dtype=np.int64)
         known_rows = positions >= 0
@@ -582,15 +590,46 @@ def _share(values: pd.Series, totals: pd.Series) -> pd.Series:
     return out.fillna(0.0)
 
 
-def _slice(table: pd.DataFrame, low: int, high: int, shopper_of: np.ndarray) -> pd.DataFrame:
-    """The rows of slots [low, high) with `slot` turned back into `shopper`."""
-    slots = table["slot"].to_numpy()
+def _agg(grouped: Any, **spec: tuple[str, str]) -> pd.DataFrame:
+    """`grouped.agg(name=(column, function), ...)` with one call per function.
+
+    The same grouped reductions, without pandas' named-aggregation machinery, whose fixed
+    cost (column relabelling, a MultiIndex of the results) outweighs a few thousand rows.
+    """
+    columns: dict[str, np.ndarray] = {}
+    index = None
+    by_function: dict[str, list[tuple[str, str]]] = {}
+    for name, (column, function) in spec.items():
+        by_function.setdefault(function, []).append((name, column))
+    for function, pairs in by_function.items():
+        if function == "size":
+            result = grouped.size()
+            index = result.index
+            for name, _ in pairs:
+                columns[name] = result.to_numpy()
+            continue
+        wanted = list(dict.fromkeys(column for _, column in pairs))
+        result = getattr(grouped[wanted], function)()
+        index = result.index
+        for name, column in pairs:
+            columns[name] = result[column].to_numpy()
+    return pd.DataFrame({name: columns[name] for name in spec}, index=index)
+
+
+def _slice(table: pd.DataFrame, slots: np.ndarray, low: int, high: int) -> pd.DataFrame:
+    """The rows of slots [low, high) (`slots` is the table's sorted slot of each row)."""
     start, end = np.searchsorted(slots, [low, high])
-    part = table.iloc[start:end].reset_index(drop=True)
-    shopper = shopper_of[part["slot"].to_numpy(dtype=np.int64) - low]
-    part = part.drop(columns="slot")
-    part.insert(0, "shopper", shopper)
+    part = table.iloc[start:end]
+    part.index = pd.RangeIndex(end - start)
     return part
+
+
+def _with_shopper(
+    table: pd.DataFrame, slots: np.ndarray, n: int, shopper_of: np.ndarray
+) -> pd.DataFrame:
+    """The table with a `shopper` column (the slot's shopper) right after `slot`."""
+    table.insert(1, "shopper", shopper_of[slots % n] if n else shopper_of[slots])
+    return table
 
 
 def _by_shopper(
@@ -702,7 +741,8 @@ def _totals(
     """Per slot: spend, trips, lines, items and savings in the window."""
     if stacked.empty:
         return pd.DataFrame(columns=list(_TOTAL_FIELDS))
-    per = stacked.groupby("slot").agg(
+    per = _agg(
+        stacked.groupby("slot"),
         spend=("value", "sum"),
         trips=("order_id", "size"),
         lines=("lines", "sum"),
@@ -742,7 +782,8 @@ def _rhythm(stacked: pd.DataFrame, spans: list[_Span], n: int, first: np.ndarray
     per = (
         ordered.assign(gap=gap)
         .groupby("slot")
-        .agg(
+        .pipe(
+            _agg,
             trips=("order_id", "size"),
             basket_value=("value", "mean"),
             basket_lines=("lines", "mean"),
@@ -783,30 +824,63 @@ def _monthly(stacked: pd.DataFrame, enc: _Encoded) -> pd.DataFrame:
     if stacked.empty:
         return pd.DataFrame(columns=columns)
     # Aggregate first, fold later: the folding then works on a few rows per shopper.
-    spend = (
-        stacked.groupby(["slot", "month", "dept"])["amount_paid"]
-        .sum()
-        .rename("spend")
-        .reset_index()
-    )
-    per_dept = spend.groupby(["slot", "dept"])["spend"].sum().rename("order_spend")
-    rank = per_dept.groupby(level="slot").rank(method="first", ascending=False)
-    spend = spend.join(per_dept, on=["slot", "dept"])
-    spend = spend.join(rank.rename("rank"), on=["slot", "dept"])
-    # Folded departments join "no department" (OTHER_ID, no name), which sorts first.
+    # Every (slot, month, department) is one integer key, numbered in that sorted order,
+    # and every sum is pandas' grouped sum over the same rows in the same order as a
+    # group-by on the three columns would see them.
     lookup = enc.departments
-    other = lookup.index[(lookup["department_id"] == OTHER_ID) & (lookup["department_name"] == "")]
-    folded = spend["rank"].to_numpy() > MAX_DEPARTMENT_SERIES
-    spend.loc[folded, "dept"] = int(other[0]) if len(other) else -1
-    spend.loc[folded, "order_spend"] = -1.0
-    out = (
-        spend.groupby(["slot", "month", "dept"])
-        .agg(spend=("spend", "sum"), order_spend=("order_spend", "max"))
-        .reset_index()
+    width = len(lookup) + 1  # department codes shifted by one: "none" (-1) becomes 0
+    slot_all = stacked["slot"].to_numpy(np.int64)
+    month_all = stacked["month"].to_numpy(np.int64)
+    first_month = int(month_all.min())
+    months_span = int(month_all.max()) - first_month + 1
+    key = (slot_all * months_span + (month_all - first_month)) * width + (
+        stacked["dept"].to_numpy(np.int64) + 1
     )
-    month_total = out.groupby(["slot", "month"])["spend"].transform("sum")
-    out["share"] = _share(out["spend"], month_total)
-    out = out.sort_values(["slot", "month", "order_spend"], ascending=[True, True, False])
+    by_key = stacked["amount_paid"].groupby(key, sort=True).sum()
+    keys, spend = by_key.index.to_numpy(np.int64), by_key.to_numpy()
+    dept = keys % width - 1
+    slot_month = keys // width
+    slot = slot_month // months_span
+    # Each slot's departments over the window, ranked (ties: lower code first).
+    pair = slot * width + dept + 1
+    per_dept = pd.Series(spend).groupby(pair, sort=True).sum()
+    pairs, order_spend_of = per_dept.index.to_numpy(np.int64), per_dept.to_numpy()
+    pair_slot = pairs // width
+    ranked = np.lexsort((pairs, -order_spend_of, pair_slot))
+    starts = np.searchsorted(pair_slot[ranked], pair_slot[ranked], "left")
+    rank_of = np.empty(len(pairs), dtype=np.int64)
+    rank_of[ranked] = np.arange(len(pairs)) - starts + 1
+    at = np.searchsorted(pairs, pair)
+    order_spend = order_spend_of[at]
+    # Folded departments join "no department" (OTHER_ID, no name), which sorts first.
+    other = lookup.index[(lookup["department_id"] == OTHER_ID) & (lookup["department_name"] == "")]
+    folded = rank_of[at] > MAX_DEPARTMENT_SERIES
+    dept = np.where(folded, int(other[0]) if len(other) else -1, dept)
+    order_spend = np.where(folded, -1.0, order_spend)
+    merged_key = slot_month * width + dept + 1
+    merged = pd.DataFrame({"spend": spend, "order_spend": order_spend}).groupby(
+        merged_key, sort=True
+    )
+    sums, highest = merged["spend"].sum(), merged["order_spend"].max()
+    out_keys = sums.index.to_numpy(np.int64)
+    out_spend = sums.to_numpy()
+    out_order = highest.to_numpy()
+    out_slot_month = out_keys // width
+    month_total = pd.Series(out_spend).groupby(out_slot_month, sort=True).sum()
+    total = month_total.to_numpy()[np.searchsorted(month_total.index.to_numpy(), out_slot_month)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = out_spend / np.where(total != 0, total, np.nan)
+    share = np.where(np.isnan(share), 0.0, share)
+    order = np.lexsort((-out_order, out_slot_month))
+    out = pd.DataFrame(
+        {
+            "slot": (out_slot_month // months_span)[order],
+            "month": (out_slot_month % months_span + first_month)[order],
+            "dept": (out_keys % width - 1)[order],
+            "spend": out_spend[order],
+            "share": share[order],
+        }
+    )
     dept = out["dept"].to_numpy()
     named = dept >= 0
     ids = np.full(len(out), OTHER_ID, dtype=np.int64)
@@ -836,17 +910,35 @@ def _spend_share(
     columns = ["slot", *keys, "spend", "share"] + (["trips"] if with_trips else [])
     if stacked.empty:
         return pd.DataFrame(columns=columns)
-    grouped = stacked.groupby(["slot", code])
-    out = grouped["amount_paid"].sum().rename("spend").to_frame()
-    if with_trips:
-        out["trips"] = grouped["trip_cat"].sum().astype(np.int64)
-    out = out.reset_index()
-    values = out[code].to_numpy()
+    # One integer key per (slot, code) pair: a single-key group-by, in the same order.
+    width = int(len(lookup)) or 1
+    pair = stacked["slot"].to_numpy(np.int64) * width + stacked[code].to_numpy(np.int64)
+    spend_by = stacked["amount_paid"].groupby(pair, sort=True).sum()
+    pairs = spend_by.index.to_numpy(np.int64)
+    spend = spend_by.to_numpy()
+    slot, values = pairs // width, pairs % width
+    # The slot's total by pandas' grouped sum too, so shares match a transform("sum").
+    slot_total = pd.Series(spend).groupby(slot, sort=True).sum()
+    total = slot_total.to_numpy()[np.searchsorted(slot_total.index.to_numpy(), slot)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = spend / np.where(total != 0, total, np.nan)
+    share = np.where(np.isnan(share), 0.0, share)
+    order = np.lexsort((lookup[keys[0]].to_numpy()[values], -spend, slot))
+    index = pd.RangeIndex(len(order))
+    data: dict[str, Any] = {"slot": slot[order]}
     for key in keys:
-        out[key] = _objects(lookup[key].to_numpy()[values], out.index)
-    out["share"] = _share(out["spend"], out.groupby("slot")["spend"].transform("sum"))
-    out = out.sort_values(["slot", "spend", keys[0]], ascending=[True, False, True])
-    return out[columns].reset_index(drop=True)
+        data[key] = _objects(lookup[key].to_numpy()[values[order]], index)
+    data["spend"] = spend[order]
+    data["share"] = share[order]
+    if with_trips:
+        data["trips"] = _pair_sums(pair, pairs, stacked["trip_cat"].to_numpy())[order]
+    return pd.DataFrame(data, index=index)[columns]
+
+
+def _pair_sums(pair: np.ndarray, pairs: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """How many rows of each key in `pairs` (sorted) have the flag set."""
+    position = np.searchsorted(pairs, pair[flags.astype(bool)])
+    return np.bincount(position, minlength=len(pairs)).astype(np.int64)
 
 
 def _fold_tail(categories: pd.DataFrame, keep: int) -> pd.DataFrame:
@@ -885,7 +977,8 @@ def _top_products(
         return empty, empty.copy(), pd.DataFrame(columns=[*columns, "first", "last"])
     per = (
         stacked.groupby(["slot", "product_id"])
-        .agg(
+        .pipe(
+            _agg,
             pname=("pname", "first"),
             category_id=("category_id", "first"),
             spend=("amount_paid", "sum"),
@@ -926,7 +1019,7 @@ def _channels(stacked: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     out = (
         stacked.groupby(["slot", "channel"])
-        .agg(trips=("order_id", "size"), spend=("value", "sum"))
+        .pipe(_agg, trips=("order_id", "size"), spend=("value", "sum"))
         .reset_index()
     )
     out["share"] = _share(out["trips"].astype(float), out.groupby("slot")["trips"].transform("sum"))
@@ -947,7 +1040,12 @@ def _basket_trend(stacked: pd.DataFrame, spans: list[_Span], n: int) -> pd.DataF
     out = (
         stacked.assign(bucket=bucket)
         .groupby(["slot", "bucket"])
-        .agg(trips=("order_id", "size"), avg_value=("value", "mean"), avg_items=("items", "mean"))
+        .pipe(
+            _agg,
+            trips=("order_id", "size"),
+            avg_value=("value", "mean"),
+            avg_items=("items", "mean"),
+        )
         .reset_index()
     )
     days = np.unique(out["bucket"].to_numpy())
@@ -1006,7 +1104,7 @@ def _highlights(
     at most `favourite_max_before` ever before it, for a shopper with some history.
     """
     out: list[dict[int, list[Highlight]]] = []
-    per_trip: pd.DataFrame | None = None
+    per_trip: _PerTrip | None = None
     for k, span in enumerate(spans):
         cur_n = _trip_counts(trips, span.window, n)
         prev_n = _trip_counts(trips, span.previous, n)
@@ -1043,51 +1141,84 @@ def _rank(found: list[tuple[int, Highlight]], thresholds: Thresholds) -> dict[in
     return out
 
 
-def _category_per_trip(enc: _Encoded) -> pd.DataFrame:
-    """Spend per shopper, category and trip (order), sorted that way, with the trip's day."""
+@dataclass
+class _PerTrip:
+    """Spend per shopper, category and trip (order), sorted that way, as plain arrays.
+
+    `group` numbers the (shopper, category) pairs in that order; `group_s` and
+    `group_category` map a group back.
+    """
+
+    s: np.ndarray
+    dayn: np.ndarray
+    total: np.ndarray
+    group: np.ndarray
+    group_s: np.ndarray
+    group_category: np.ndarray
+
+
+def _category_per_trip(enc: _Encoded) -> _PerTrip:
     lines = enc.lines
     per = lines.groupby(["s", "category_id", "order_id"]).agg(
         total=("amount_paid", "sum"), dayn=("dayn", "first")
     )
-    return per.reset_index()
+    s = per.index.get_level_values("s").to_numpy()
+    category = per.index.get_level_values("category_id").to_numpy()
+    starts = np.ones(len(s), dtype=bool)
+    starts[1:] = (s[1:] != s[:-1]) | (category[1:] != category[:-1])
+    return _PerTrip(
+        s=s,
+        dayn=per["dayn"].to_numpy(),
+        total=per["total"].to_numpy(),
+        group=np.cumsum(starts) - 1,
+        group_s=s[starts],
+        group_category=category[starts],
+    )
 
 
-def _trip_stats(per_trip: pd.DataFrame, window: Window, eligible: np.ndarray) -> pd.DataFrame:
-    """Per shopper and category: the sum and sum of squares of spend per trip, and trips."""
-    dayn = per_trip["dayn"].to_numpy()
-    s = per_trip["s"].to_numpy()
+def _trip_stats(
+    per_trip: _PerTrip, window: Window, eligible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (shopper, category) group with trips in `window`: the groups, and a (3, groups)
+    array of the sum and the sum of squares of spend per trip, and the trips."""
+    dayn, s = per_trip.dayn, per_trip.s
     inside = (dayn >= _daynum(window.start)) & (dayn <= _daynum(window.end)) & eligible[s]
-    rows = per_trip[inside]
-    stats = rows[["s", "category_id", "total"]].assign(sumsq=rows["total"] ** 2, trips=1)
-    return stats.groupby(["s", "category_id"]).sum()
+    group = per_trip.group[inside]
+    total = per_trip.total[inside]
+    # pandas' grouped sum (compensated, in row order), so the sums match a plain group-by.
+    sums = pd.DataFrame({"total": total, "sumsq": total**2}).groupby(group, sort=True).sum()
+    groups = sums.index.to_numpy(dtype=np.int64)
+    trips = np.bincount(group, minlength=len(per_trip.group_s))[groups].astype(np.float64)
+    return groups, np.vstack([sums["total"].to_numpy(), sums["sumsq"].to_numpy(), trips])
 
 
 def _welch_z(
-    total_a: pd.Series,
-    sumsq_a: pd.Series,
-    n_a: pd.Series,
-    total_b: pd.Series,
-    sumsq_b: pd.Series,
-    n_b: pd.Series,
-) -> pd.Series:
+    total_a: np.ndarray,
+    sumsq_a: np.ndarray,
+    n_a: np.ndarray,
+    total_b: np.ndarray,
+    sumsq_b: np.ndarray,
+    n_b: np.ndarray,
+) -> np.ndarray:
     """Welch's z for the difference of two means, from sums and sums of squares.
 
     Samples without variance and with different means give +-inf (a certain difference).
     """
-    mean_a, mean_b = total_a / n_a, total_b / n_b
-    var_a = (sumsq_a - n_a * mean_a**2).clip(lower=0) / (n_a - 1).clip(lower=1)
-    var_b = (sumsq_b - n_b * mean_b**2).clip(lower=0) / (n_b - 1).clip(lower=1)
-    se = np.sqrt(var_a / n_a + var_b / n_b)
-    diff = mean_a - mean_b
-    # Float noise in sumsq - n * mean^2 can leave a tiny positive variance; treat as none.
-    se = se.where(se > 1e-9 * (mean_a.abs() + mean_b.abs() + 1.0), 0.0)
-    z = diff / se.where(se > 0)
-    certain = np.sign(diff) * np.inf
-    return z.where(se > 0, certain.where(diff != 0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_a, mean_b = total_a / n_a, total_b / n_b
+        var_a = np.maximum(sumsq_a - n_a * mean_a**2, 0) / np.maximum(n_a - 1, 1)
+        var_b = np.maximum(sumsq_b - n_b * mean_b**2, 0) / np.maximum(n_b - 1, 1)
+        se = np.sqrt(var_a / n_a + var_b / n_b)
+        diff = mean_a - mean_b
+        # Float noise in sumsq - n * mean^2 can leave a tiny positive variance; treat as none.
+        se = np.where(se > 1e-9 * (np.abs(mean_a) + np.abs(mean_b) + 1.0), se, 0.0)
+        z = diff / np.where(se > 0, se, np.nan)
+        certain = np.where(diff != 0, np.sign(diff) * np.inf, 0.0)
+    return np.where(se > 0, z, certain)
 
 
 def _category_changes(
-    per_trip: pd.DataFrame,
+    per_trip: _PerTrip,
     enc: _Encoded,
     span: _Span,
     eligible: np.ndarray,
@@ -1096,33 +1227,51 @@ def _category_changes(
     thresholds: Thresholds,
 ) -> list[tuple[int, Highlight]]:
     window, previous = span.window, span.previous
-    cur = _trip_stats(per_trip, window, eligible)
-    prev = _trip_stats(per_trip, previous, eligible)
-    if cur.empty and prev.empty:
+    cur_groups, cur = _trip_stats(per_trip, window, eligible)
+    prev_groups, prev = _trip_stats(per_trip, previous, eligible)
+    if not len(cur_groups) and not len(prev_groups):
         return []
-    stats = cur.join(prev, how="outer", suffixes=("_cur", "_prev")).fillna(0.0)
-    shopper = stats.index.get_level_values("s").to_numpy()
-    change = stats["total_cur"] - stats["total_prev"]
-    relative = _share(change, stats["total_prev"])
+    # The outer join of both windows' groups, 0 where a window has none.
+    groups = np.union1d(cur_groups, prev_groups)
+    now = np.zeros((3, len(groups)))
+    now[:, np.searchsorted(groups, cur_groups)] = cur
+    before = np.zeros((3, len(groups)))
+    before[:, np.searchsorted(groups, prev_groups)] = prev
+    (total_cur, sumsq_cur, trips_cur), (total_prev, sumsq_prev, trips_prev) = now, before
+    shopper = per_trip.group_s[groups]
+    change = total_cur - total_prev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = change / np.where(total_prev != 0, total_prev, np.nan)
+    relative = np.where(np.isnan(relative), 0.0, relative)
     z = _welch_z(
-        stats["total_cur"],
-        stats["sumsq_cur"],
-        pd.Series(cur_n[shopper].astype(float), index=stats.index),
-        stats["total_prev"],
-        stats["sumsq_prev"],
-        pd.Series(prev_n[shopper].astype(float), index=stats.index),
+        total_cur,
+        sumsq_cur,
+        cur_n[shopper].astype(float),
+        total_prev,
+        sumsq_prev,
+        prev_n[shopper].astype(float),
     )
-    stats = stats.assign(change=change, relative=relative, z=z)
-    keep = stats[
-        (stats["total_prev"] > 0)
-        & (np.maximum(stats["trips_cur"], stats["trips_prev"]) >= thresholds.min_purchase_trips)
-        & (stats["relative"].abs() >= thresholds.min_relative_change)
-        & (stats["change"].abs() >= thresholds.min_absolute_change)
-        & (stats["z"].abs() >= thresholds.min_z)
-        & (np.sign(stats["z"]) == np.sign(stats["change"]))
-    ].reset_index()
+    kept = np.flatnonzero(
+        (total_prev > 0)
+        & (np.maximum(trips_cur, trips_prev) >= thresholds.min_purchase_trips)
+        & (np.abs(relative) >= thresholds.min_relative_change)
+        & (np.abs(change) >= thresholds.min_absolute_change)
+        & (np.abs(z) >= thresholds.min_z)
+        & (np.sign(z) == np.sign(change))
+    )
+    keep = zip(
+        shopper[kept].tolist(),
+        per_trip.group_category[groups[kept]].tolist(),
+        change[kept].tolist(),
+        relative[kept].tolist(),
+        total_cur[kept].tolist(),
+        total_prev[kept].tolist(),
+        z[kept].tolist(),
+        strict=True,
+    )
     found = []
-    for row in keep.itertuples(index=False):
+    for s, category_id, change_, relative_, now_, before_, z_ in keep:
+        row = _ChangeRow(s, category_id, change_, relative_, now_, before_, z_)
         up = row.change > 0
         kind = "category_up" if up else "category_down"
         template = (
@@ -1156,6 +1305,19 @@ def _category_changes(
             )
         )
     return found
+
+
+@dataclass
+class _ChangeRow:
+    """One kept (shopper, category) comparison, as Python numbers for the highlight."""
+
+    s: int
+    category_id: int
+    change: float
+    relative: float
+    total_cur: float
+    total_prev: float
+    z: float
 
 
 def _weekday_counts(trips: pd.DataFrame, window: Window, eligible: np.ndarray) -> np.ndarray:
@@ -1229,6 +1391,25 @@ def _weekday_shift(
     return found
 
 
+def _pair_counts(lines: pd.DataFrame, s: np.ndarray, product_id: pd.Series) -> np.ndarray:
+    """How many of `lines` have each (shopper code, product id) pair of the candidates."""
+    ids = lines["product_id"].to_numpy()
+    wanted = product_id.to_numpy()
+    if ids.dtype.kind in "iu" and wanted.dtype.kind in "iu" and len(ids):
+        # Integer ids: one integer key per pair, counted with a sort (no MultiIndex).
+        low = int(min(ids.min(), wanted.min())) if len(wanted) else int(ids.min())
+        span = int(max(ids.max(), wanted.max() if len(wanted) else ids.max())) - low + 1
+        top = int(max(lines["s"].max(), s.max() if len(s) else 0)) + 1
+        if span * top < 2**62:
+            keys = lines["s"].to_numpy(np.int64) * span + (ids.astype(np.int64) - low)
+            asked = s.astype(np.int64) * span + (wanted.astype(np.int64) - low)
+            keys.sort()
+            return np.searchsorted(keys, asked, "right") - np.searchsorted(keys, asked, "left")
+    counts = lines.groupby(["s", "product_id"]).size()
+    index = pd.MultiIndex.from_arrays([s, wanted])
+    return counts.reindex(index).fillna(0).astype(int).to_numpy()
+
+
 def _new_favourites(
     enc: _Encoded,
     per_product: pd.DataFrame,
@@ -1255,9 +1436,7 @@ def _new_favourites(
         & (lines["dayn"].to_numpy() < span.first)
         & eligible[lines["s"].to_numpy()]
     ]
-    before = earlier.groupby(["s", "product_id"]).size()
-    index = pd.MultiIndex.from_arrays([per["s"], per["product_id"]])
-    per = per.assign(before=before.reindex(index).fillna(0).astype(int).to_numpy())
+    per = per.assign(before=_pair_counts(earlier, per["s"].to_numpy(), per["product_id"]))
     per = per[per["before"] <= thresholds.favourite_max_before]
     found = []
     for row in per.itertuples(index=False):

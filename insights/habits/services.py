@@ -21,7 +21,9 @@ from django.db.models import FloatField, Model, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from accounts.consent import allowed_user_ids
 from accounts.models import Customer, User
+from accounts.purposes import INSIGHTS
 from insights.habits import analysis
 from insights.habits.models import STANDARD_PERIODS, HabitHighlight, HabitSnapshot
 from insights.purchases.models import OrderLine
@@ -223,16 +225,16 @@ def refresh_habits_many(
                 )
     analysed = time.perf_counter()
     # computed_at is when the rows were made (staleness), not the as_of they describe.
-    _replace(results, last_order, timezone.now())
+    written = _replace(results, last_order, timezone.now())
     logger.info(
         "Refreshed habits of %d shoppers (%d lines): load %.2f s, analysis %.2f s, write %.2f s",
-        len(results),
+        written,
         len(lines),
         loaded - started,
         analysed - loaded,
         time.perf_counter() - analysed,
     )
-    return len(results)
+    return written
 
 
 def _empty_lines() -> pd.DataFrame:
@@ -254,12 +256,23 @@ def _replace(
     results: dict[int, list[tuple[str, analysis.Window, dict, list[analysis.Highlight]]]],
     last_order: dict[int, datetime],
     computed_at: datetime,
-) -> None:
-    """Swap in the new rows of these shoppers in one transaction.
+) -> int:
+    """Swap in the new rows of these shoppers in one transaction; returns how many.
 
     Delete-and-insert under one transaction: a reader sees the old rows or the new ones,
     never half. Dismissals survive because they are carried over by highlight key.
+    The logins are locked and consent is checked again here, after the analysis: set_consent
+    locks the same rows, so a withdrawal made while the analysis ran is seen and its
+    shopper skipped, and one that comes now waits and then deletes what this wrote.
     """
+    locked = list(
+        User.objects.select_for_update()
+        .filter(pk__in=list(results))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    allowed = allowed_user_ids(INSIGHTS, locked)
+    results = {user_id: computed for user_id, computed in results.items() if user_id in allowed}
     user_ids = list(results)
     dismissed = _dismissals(user_ids)
     custom_requested = {
@@ -304,6 +317,7 @@ def _replace(
         for position, highlight in enumerate(found)
     ]
     _insert(HabitHighlight, _HIGHLIGHT_FIELDS, highlights, json_field="params")
+    return len(user_ids)
 
 
 _SNAPSHOT_FIELDS = (

@@ -199,6 +199,7 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         DUE_SOON = "due_soon", _("use soon")
+        EXPORT_READY = "export_ready", _("your data export is ready")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pantry_notifications"

@@ -5,7 +5,7 @@ from django.db import transaction
 from accounts.consent import is_allowed
 from accounts.models import User
 from accounts.purposes import PANTRY
-from insights.pantry.services import delete_pantry_data
+from insights.pantry.services import create_export_notification, delete_pantry_data
 from insights.pantry.tasks import build_pantry_task
 
 
@@ -32,3 +32,13 @@ def on_consent_withdrawn(sender: object, user: User, purpose: str, **kwargs: obj
     stored for it; `send_digest` checks consent before every e-mail."""
     if purpose == PANTRY:
         delete_pantry_data(user=user)
+
+
+def on_data_export_ready(sender: object, user: User, export: object, **kwargs: object) -> None:
+    """An export the shopper asked for is ready: say so in the app's notifications.
+
+    Only with the pantry purpose, whose page shows notifications and whose withdrawal
+    deletes them; the Your data page shows the export either way.
+    """
+    if is_allowed(user, PANTRY):
+        create_export_notification(user=user, export_id=export.pk, expires_at=export.expires_at)

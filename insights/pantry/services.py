@@ -106,11 +106,17 @@ def build_pantry(*, user: User, now: datetime | None = None, lookback: int | Non
     Lines whose estimate passed more than STALE_AFTER_DAYS ago are skipped, and products
     without a known shelf life are skipped (they are listed for admins instead).
     `lookback` (days, default `lookback_days()`) lets a batch compute it once.
-    Returns the number of items created. The caller has checked PANTRY consent.
+    Returns the number of items created; none without the PANTRY consent.
     """
     now = now or timezone.now()
     if lookback is None:
         lookback = lookback_days()
+    # Lock the login and check consent again: set_consent locks the same row, so a
+    # withdrawal either came first (and nothing is built) or waits for this transaction
+    # and then deletes what it built.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    if not is_allowed(user, PANTRY):
+        return 0
     # Locking the settings row serialises two builds for one shopper, so the cursor only
     # moves forward over lines both have seen.
     get_settings(user)
@@ -204,6 +210,22 @@ def delete_pantry_data(*, user: User) -> None:
     PantryItem.objects.filter(user=user).delete()
     DigestLog.objects.filter(user=user).delete()
     PantrySettings.objects.filter(user=user).update(processed_line_id=0, calendar_token=None)
+
+
+def create_export_notification(*, user: User, export_id: int, expires_at: datetime) -> None:
+    """Tell the shopper in the app that the data export they asked for is ready.
+
+    Keyed by the export, so a rebuilt export does not notify twice. The caller has
+    checked PANTRY consent (notifications are shown on the pantry's page).
+    """
+    Notification.objects.get_or_create(
+        dedupe_key=f"{Notification.Kind.EXPORT_READY}:{user.pk}:{export_id}",
+        defaults={
+            "user": user,
+            "kind": Notification.Kind.EXPORT_READY,
+            "payload": {"export_id": export_id, "expires_at": expires_at.isoformat()},
+        },
+    )
 
 
 # --- Item actions ----------------------------------------------------------------------------

@@ -242,6 +242,8 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    if not is_allowed(request.user, PANTRY):
+        return render_gate(request, PANTRY, status=403)
     notification = get_object_or_404(
         Notification.objects.select_related("item__product"), pk=pk, user=request.user
     )
@@ -257,6 +259,8 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    if not is_allowed(request.user, PANTRY):
+        return render_gate(request, PANTRY, status=403)
     services.mark_notifications_read(user=request.user)
     return redirect("pantry:notifications")
 

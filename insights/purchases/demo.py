@@ -21,9 +21,10 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
-from accounts.consent import set_consent
+from accounts.consent import allowed_user_ids, current_text
 from accounts.models import ConsentEvent, Customer, CustomerIdentifier, User
 from accounts.purposes import SWITCHABLE
 from insights.catalog.models import Category, Department, Product
@@ -541,6 +542,10 @@ def create_shoppers(household_ids: Iterable[int]) -> int:
             u.email: u
             for u in User.objects.filter(email__in=[demo_email(h) for h in household_ids])
         }
+        texts = {purpose: current_text(purpose) for purpose in SWITCHABLE}
+        known_ids = [u.pk for u in users.values()]
+        granted_ids = {p: allowed_user_ids(p, known_ids) if known_ids else set() for p in texts}
+        events: list[ConsentEvent] = []
         for household in household_ids:
             email = demo_email(household)
             user = users.get(email)
@@ -562,10 +567,22 @@ def create_shoppers(household_ids: Iterable[int]) -> int:
                 customer.user = user
                 customer.linked_at = now
                 customer.save(update_fields=["user", "linked_at"])
-            for purpose in SWITCHABLE:
-                set_consent(
-                    user=user, purpose=purpose, granted=True, method=ConsentEvent.Method.DEMO
+            events += [
+                ConsentEvent(
+                    user=user,
+                    purpose=purpose,
+                    text=texts[purpose],
+                    granted=True,
+                    at=now,
+                    method=ConsentEvent.Method.DEMO,
                 )
+                for purpose in SWITCHABLE
+                if user.pk not in granted_ids[purpose]
+            ]
+        # Ordinary consent records, written in bulk and without the consent_granted signal:
+        # its receivers would queue each shopper's derived data before any order is loaded.
+        # The refresh that load_demo queues after the orders computes it once instead.
+        ConsentEvent.objects.bulk_create(events, batch_size=1000)
     return made
 
 
@@ -586,10 +603,15 @@ def create_staff() -> None:
 def ingest_frame(
     frame: pd.DataFrame, *, progress: Callable[[int], None] | None = None
 ) -> tuple[int, int, list]:
-    """Ingest in batches of whole orders; returns (orders, lines, errors of the first bad batch)."""
-    from insights.purchases.services import ingest_lines
+    """Ingest in batches of whole orders; returns (orders, lines, errors of the first bad batch).
+
+    Every shopper is refreshed once, after the last batch, heaviest history first (the
+    logins `demo_logins` prints), rather than after each of the many batches they are in.
+    """
+    from insights.purchases.services import ingest_lines, queue_refreshes
 
     orders = lines = 0
+    touched: set[int] = set()
     if frame.empty:
         return 0, 0, []
     codes = pd.factorize(frame["external_id"])[0]  # frame is sorted by time, so orders are runs
@@ -601,14 +623,26 @@ def ingest_frame(
             if first + ORDERS_PER_BATCH < len(starts)
             else len(frame)
         )
-        result = ingest_lines(source=SOURCE, lines=frame.iloc[begin:end])
+        result = ingest_lines(source=SOURCE, lines=frame.iloc[begin:end], queue_refresh=False)
         if not result.ok:
+            queue_refreshes(customer_ids=_heaviest_first(touched))
             return orders, lines, result.errors
+        touched |= result.customer_ids_touched
         orders += result.orders_created
         lines += result.lines_created
         if progress is not None:
             progress(end - begin)
+    queue_refreshes(customer_ids=_heaviest_first(touched))
     return orders, lines, []
+
+
+def _heaviest_first(customer_ids: set[int]) -> list[int]:
+    return list(
+        Customer.objects.filter(pk__in=customer_ids)
+        .annotate(n=Count("orders"))
+        .order_by("-n", "pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def load_demo(

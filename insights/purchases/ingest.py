@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 CUSTOMER_KINDS = ("loyalty_card", "web", "app")
 CHANNELS = ("store", "web", "app")
@@ -116,8 +118,12 @@ class _Errors:
 def _as_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Factorise a column as stripped text: (codes, distinct values, missing mask per row)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    text = pd.Series(uniques, dtype=object).map(_clean_text)
-    values = text.to_numpy(dtype=object)
+    distinct = list(uniques)
+    if all(type(v) is str for v in distinct):
+        # The usual case (CSV text, JSON strings): no per-value type checks.
+        values = np.array([v.strip() for v in distinct], dtype=object)
+    else:
+        values = np.array([_clean_text(v) for v in distinct], dtype=object)
     missing_unique = np.array([v == "" for v in values], dtype=bool)
     missing = (codes < 0) | (missing_unique[codes] if len(values) else False)
     return codes, values, missing
@@ -443,37 +449,53 @@ def _content_hashes(
 ) -> list[str]:
     """SHA-256 over the order's normalised columns and its lines (sorted, so order-free).
 
-    Amounts enter as integer cents and quantities as thousandths, so "12.5" and "12.50"
-    hash alike; product names do not enter: they are hints for the catalog, not the order.
+    The digest of one order is sha256("kind|value|channel|store|placed_us|currency" "\n"
+    + the lines' "sku|quantity_milli|unit_cents|paid_cents|discount_cents|coupon_cents"
+    sorted by code point and joined by "\n"), UTF-8. Stored orders keep their digest, so
+    this recipe must never change. Amounts enter as integer cents and quantities as
+    thousandths, so "12.5" and "12.50" hash alike; product names do not enter: they are
+    hints for the catalog, not the order. The texts are built and sorted by Arrow (byte
+    order of UTF-8 is code point order); only the join and the digest run per order.
     """
-    header = (
-        orders["customer_kind"].astype(str)
-        + "|"
-        + orders["customer_value"].astype(str)
-        + "|"
-        + orders["channel"].astype(str)
-        + "|"
-        + orders["store_id"].astype(str)
-        + "|"
-        + orders["placed_us"].astype(str)
-        + "|"
-        + orders["currency"].astype(str)
-    ).tolist()
-    line_text = (
-        lines["sku"].astype(str)
-        + "|"
-        + lines["quantity_milli"].astype(str)
-        + "|"
-        + lines["unit_cents"].astype(str)
-        + "|"
-        + lines["paid_cents"].astype(str)
-        + "|"
-        + lines["discount_cents"].astype(str)
-        + "|"
-        + lines["coupon_cents"].astype(str)
-    ).tolist()
-    hashes = []
-    for head, start, count in zip(header, starts.tolist(), counts.tolist(), strict=True):
-        body = "\n".join(sorted(line_text[start : start + count]))
-        hashes.append(hashlib.sha256(f"{head}\n{body}".encode()).hexdigest())
-    return hashes
+    header = pc.binary_join_element_wise(
+        *(_arrow_text(orders[c]) for c in HASHED_ORDER_COLUMNS), "|"
+    ).to_pylist()
+    line_text = pc.binary_join_element_wise(
+        *(_arrow_text(lines[c]) for c in HASHED_LINE_COLUMNS), "|"
+    )
+    # Lines are grouped by order already; sort by text within each order.
+    order_of_line = np.repeat(np.arange(len(counts)), counts)
+    by_text = pc.sort_indices(
+        pa.table({"order": order_of_line, "text": line_text}),
+        sort_keys=[("order", "ascending"), ("text", "ascending")],
+    )
+    texts = line_text.take(by_text).to_pylist()
+    return [
+        hashlib.sha256(f"{head}\n{chr(10).join(texts[start : start + count])}".encode()).hexdigest()
+        for head, start, count in zip(header, starts.tolist(), counts.tolist(), strict=True)
+    ]
+
+
+HASHED_ORDER_COLUMNS = (
+    "customer_kind",
+    "customer_value",
+    "channel",
+    "store_id",
+    "placed_us",
+    "currency",
+)
+HASHED_LINE_COLUMNS = (
+    "sku",
+    "quantity_milli",
+    "unit_cents",
+    "paid_cents",
+    "discount_cents",
+    "coupon_cents",
+)
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    values = column.to_numpy()
+    if values.dtype.kind in "iu":
+        return pc.cast(pa.array(values), pa.string())
+    return pa.array(values.astype(object), pa.string())

@@ -99,10 +99,20 @@ class OrderLine(models.Model):
 
 
 class PendingRefresh(models.Model):
-    """A shopper whose derived data waits for a refresh; one row per customer debounces bursts."""
+    """The refresh state of one shopper: when the last refresh began, and the one queued.
+
+    Refreshes are debounced on both edges: an order after a quiet period is refreshed at
+    once, and the orders that follow within `REFRESH_DEBOUNCE_SECONDS` of that refresh's
+    start share one more refresh at the end of the window. Both fields change only through
+    conditional UPDATEs, so processes racing on one shopper queue one task between them.
+    """
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
+    # When the queued refresh is due to run; null when none is queued.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # When the last refresh task began; the next is not due before this plus the window.
+    last_started_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"refresh customer {self.customer_id} (since {self.requested_at:%Y-%m-%d %H:%M})"
+        due = f"due {self.due_at:%Y-%m-%d %H:%M:%S}" if self.due_at else "none queued"
+        return f"refresh customer {self.customer_id} ({due})"

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
 from accounts.models import Customer
 from insights.purchases.models import PendingRefresh
@@ -15,9 +16,11 @@ logger = logging.getLogger(__name__)
 def refresh_shopper_task(customer_id: int) -> None:
     """Tell the apps that derive from history that this shopper's orders changed.
 
-    Queued by `services.queue_refreshes` with a countdown; its PendingRefresh row is the
-    debounce. The row is deleted before the signal is sent, so orders that arrive while
-    receivers recompute queue a fresh refresh rather than being missed.
+    Queued by `services.queue_refreshes` (at once after a quiet period, else at the end of
+    the debounce window). It begins by taking its PendingRefresh claim (clearing `due_at`,
+    setting `last_started_at`) in one conditional UPDATE, before the signal is sent: orders
+    that commit while the receivers recompute then queue the next refresh rather than being
+    missed, and a task delivered twice sends the signal once.
     """
     customer = Customer.objects.filter(pk=customer_id).only("pk", "user_id").first()
     if customer is None:
@@ -27,8 +30,10 @@ def refresh_shopper_task(customer_id: int) -> None:
         # No login to derive anything for; drop the row so a later link starts clean.
         PendingRefresh.objects.filter(customer_id=customer_id).delete()
         return
-    deleted, _ = PendingRefresh.objects.filter(customer_id=customer_id).delete()
-    if not deleted:
+    began = PendingRefresh.objects.filter(customer_id=customer_id, due_at__isnull=False).update(
+        due_at=None, last_started_at=timezone.now()
+    )
+    if not began:
         logger.info("refresh of customer %s skipped: nothing pending", customer_id)
         return
     history_changed.send(sender=Customer, user_id=customer.user_id, customer_id=customer_id)

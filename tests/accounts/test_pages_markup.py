@@ -7,7 +7,13 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-ANONYMOUS = ["home", "accounts:login", "accounts:signup", "accounts:password_reset"]
+ANONYMOUS = [
+    "home",
+    "accounts:login",
+    "accounts:signup",
+    "accounts:password_reset",
+    "accounts:data_erased",
+]
 LOGGED_IN = [
     "accounts:check_in",
     "accounts:link",
@@ -15,6 +21,8 @@ LOGGED_IN = [
     "privacy:centre",
     "privacy:review",
     "accounts:password_change",
+    "accounts:data",
+    "accounts:data_erase",
 ]
 
 

@@ -123,3 +123,8 @@ def test_a_switch_never_touches_another_shoppers_consents(alice_client, alice, c
     alice_client.post(URL, {"purpose": INSIGHTS, "granted": "1"})
     assert ConsentEvent.objects.filter(user=charlie).count() == 0
     assert not is_allowed(charlie, INSIGHTS)
+
+
+def test_the_centre_leads_to_downloading_or_deleting_your_data(alice_client):
+    body = alice_client.get(URL).content.decode()
+    assert f'href="{reverse("accounts:data")}"' in body

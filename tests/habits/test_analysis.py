@@ -285,6 +285,20 @@ def test_a_product_bought_often_in_the_window_and_never_before_is_a_new_favourit
     assert favourites[0].text == "A new favourite: Product 77, 4 times in 4 weeks."
 
 
+def test_earlier_purchases_of_favourite_candidates_are_counted_per_shopper_and_product():
+    # The integer-key count (product ids as integers) and the general group-by (any other
+    # ids) must agree, including pairs never bought and a product bought by someone else.
+    earlier = pd.DataFrame({"s": [0, 0, 0, 1, 1, 2], "product_id": [7, 7, 9, 7, 123456789, 9]})
+    shoppers = pd.Series([0, 0, 1, 1, 2, 2]).to_numpy()
+    products = pd.Series([7, 9, 7, 9, 9, 123456789])
+    as_integers = a._pair_counts(earlier, shoppers, products)
+    as_floats = a._pair_counts(
+        earlier.astype({"product_id": float}), shoppers, products.astype(float)
+    )
+    assert as_integers.tolist() == [2, 1, 1, 0, 1, 0]
+    assert as_floats.tolist() == as_integers.tolist()
+
+
 def test_many_shoppers_at_once_give_the_same_payload_as_one_at_a_time():
     alice = regular_shopper(4, 4, now_amount=30.0, before_amount=15.0)
     bob = [dict(r, shopper=2, amount_paid=r["amount_paid"] * 2) for r in alice[:9]]

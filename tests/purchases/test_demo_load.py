@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.consent import consent_granted, is_allowed
 from accounts.models import ConsentEvent, Customer, CustomerIdentifier, User
 from accounts.purposes import SWITCHABLE
 from insights.catalog.models import Product
@@ -200,3 +201,36 @@ def test_the_real_parquet_files_load_end_to_end(db, group):
     assert not Product.objects.filter(reviewed=False).exists()
     newest = timezone.localtime(Order.objects.order_by("-placed_at").first().placed_at)
     assert newest.date() <= date(2026, 6, 14)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_each_shopper_is_refreshed_once_after_the_load_heaviest_first(
+    db, group, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(demo, "ORDERS_PER_BATCH", 1)  # every order its own batch
+    queued = []
+    monkeypatch.setattr(
+        "insights.purchases.tasks.refresh_shopper_task.apply_async",
+        lambda args, countdown: queued.append(args[0]),
+    )
+    granted = []
+
+    def receiver(sender, **kwargs):
+        granted.append(kwargs["purpose"])
+
+    consent_granted.connect(receiver, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            demo.load_demo(
+                households=None, products=products_frame(), transactions=transactions_frame()
+            )
+    finally:
+        consent_granted.disconnect(receiver)
+
+    households = [
+        CustomerIdentifier.objects.get(kind="loyalty_card", value=h).customer_id
+        for h in ("7", "9", "8")  # 3, 2 and 1 orders
+    ]
+    assert queued == households
+    assert granted == []  # no per-purpose work queued before the orders were there
+    assert all(is_allowed(c.user, p) for c in Customer.objects.all() for p in SWITCHABLE)

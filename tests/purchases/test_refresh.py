@@ -1,21 +1,25 @@
-"""Refresh queueing after ingestion: debounced per shopper, sent on commit, run by a worker."""
+"""Refresh queueing after ingestion: debounced per shopper on both edges, sent on commit, run
+by a worker."""
 
 import threading
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from celery.contrib.testing.worker import start_worker
 
 from accounts.models import Customer
 from insights.celery import app as celery_app
 from insights.purchases.models import PendingRefresh
-from insights.purchases.services import ingest_lines
+from insights.purchases.services import ingest_lines, queue_refreshes
 from insights.purchases.signals import history_changed
 from insights.purchases.tasks import refresh_shopper_task
 from tests.factories import CustomerFactory, CustomerIdentifierFactory, UserFactory
 from tests.purchases.ingest_helpers import frame, line
 
 APPLY_ASYNC = "insights.purchases.tasks.refresh_shopper_task.apply_async"
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -42,8 +46,19 @@ def alice_batch(external_id: str = "A1"):
     )
 
 
+def ingest_for_alice(external_id: str, capture) -> None:
+    with capture(execute=True):
+        result = ingest_lines(source="till", lines=alice_batch(external_id))
+    assert result.ok, result.errors
+
+
+def countdowns(apply_async: mock.Mock) -> list[tuple[list[int], float]]:
+    return [(c.kwargs["args"], c.kwargs["countdown"]) for c in apply_async.call_args_list]
+
+
 @pytest.mark.django_db
-def test_the_refresh_of_a_linked_shopper_is_queued_on_commit_with_the_debounce(
+@time_machine.travel(T0, tick=False)
+def test_the_first_refresh_after_a_quiet_period_is_queued_on_commit_at_once(
     alice_card, settings, django_capture_on_commit_callbacks
 ):
     settings.REFRESH_DEBOUNCE_SECONDS = 7
@@ -57,21 +72,125 @@ def test_the_refresh_of_a_linked_shopper_is_queued_on_commit_with_the_debounce(
     customer_id = alice_card.customer_id
     assert customer_id in result.customer_ids_touched
     assert len(result.customer_ids_touched) == 2
-    apply_async.assert_called_once_with(args=[customer_id], countdown=7)
-    assert list(PendingRefresh.objects.values_list("customer_id", flat=True)) == [customer_id]
+    apply_async.assert_called_once_with(args=[customer_id], countdown=0.0)
+    row = PendingRefresh.objects.get()
+    assert (row.customer_id, row.due_at, row.last_started_at) == (customer_id, T0, None)
 
 
 @pytest.mark.django_db
-def test_a_burst_of_batches_for_one_shopper_queues_one_refresh(
+def test_orders_before_the_queued_refresh_begins_join_it(
     alice_card, django_capture_on_commit_callbacks
 ):
     with mock.patch(APPLY_ASYNC) as apply_async:
         for n in range(3):
-            with django_capture_on_commit_callbacks(execute=True):
-                ingest_lines(source="till", lines=alice_batch(f"A{n}"))
+            ingest_for_alice(f"A{n}", django_capture_on_commit_callbacks)
 
     apply_async.assert_called_once()
     assert PendingRefresh.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_burst_within_the_window_is_one_trailing_refresh_at_its_end(
+    alice_card, settings, django_capture_on_commit_callbacks
+):
+    settings.REFRESH_DEBOUNCE_SECONDS = 10
+    customer_id = alice_card.customer_id
+    with mock.patch(APPLY_ASYNC) as apply_async, time_machine.travel(T0, tick=False) as clock:
+        ingest_for_alice("A1", django_capture_on_commit_callbacks)
+        refresh_shopper_task(customer_id)  # the leading refresh begins at T0
+        for n, seconds in enumerate((2, 5, 9), start=2):
+            clock.move_to(T0 + timedelta(seconds=seconds))
+            ingest_for_alice(f"A{n}", django_capture_on_commit_callbacks)
+
+    # Leading at once; the orders at 2, 5 and 9 s share one refresh when the window ends.
+    assert countdowns(apply_async) == [([customer_id], 0.0), ([customer_id], 8.0)]
+    assert PendingRefresh.objects.get().due_at == T0 + timedelta(seconds=10)
+
+
+@pytest.mark.django_db
+def test_a_steady_stream_is_refreshed_once_per_window_and_a_quiet_shopper_at_once_again(
+    alice_card, settings, django_capture_on_commit_callbacks
+):
+    settings.REFRESH_DEBOUNCE_SECONDS = 10
+    customer_id = alice_card.customer_id
+    with mock.patch(APPLY_ASYNC) as apply_async, time_machine.travel(T0, tick=False) as clock:
+        ingest_for_alice("A1", django_capture_on_commit_callbacks)
+        refresh_shopper_task(customer_id)
+        clock.move_to(T0 + timedelta(seconds=4))
+        ingest_for_alice("A2", django_capture_on_commit_callbacks)
+        clock.move_to(T0 + timedelta(seconds=10))
+        refresh_shopper_task(customer_id)  # the trailing refresh opens the next window
+        clock.move_to(T0 + timedelta(seconds=13))
+        ingest_for_alice("A3", django_capture_on_commit_callbacks)
+        clock.move_to(T0 + timedelta(seconds=20))
+        refresh_shopper_task(customer_id)
+        clock.move_to(T0 + timedelta(seconds=45))
+        ingest_for_alice("A4", django_capture_on_commit_callbacks)
+
+    assert countdowns(apply_async) == [
+        ([customer_id], 0.0),
+        ([customer_id], 6.0),
+        ([customer_id], 7.0),
+        ([customer_id], 0.0),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_claim_taken_by_another_process_meanwhile_is_not_queued_twice(
+    alice_card, django_capture_on_commit_callbacks
+):
+    customer_id = alice_card.customer_id
+    PendingRefresh.objects.create(customer_id=customer_id)
+    original_first = type(PendingRefresh.objects.all()).first
+    raced: list[list[int]] = []
+    reads = []
+
+    def read_then_lose_the_race(queryset):
+        row = original_first(queryset)
+        reads.append(row)
+        if queryset.model is PendingRefresh and len(reads) == 1:
+            # Another process claims between this read and this process's UPDATE.
+            raced.append(queue_refreshes(customer_ids=[customer_id]))
+        return row
+
+    with (
+        mock.patch(APPLY_ASYNC) as apply_async,
+        mock.patch.object(type(PendingRefresh.objects.all()), "first", read_then_lose_the_race),
+    ):
+        mine = queue_refreshes(customer_ids=[customer_id])
+
+    assert raced == [[customer_id]]
+    assert mine == []
+    apply_async.assert_called_once()
+
+
+@pytest.mark.django_db
+def test_a_refresh_whose_task_was_lost_is_queued_again_after_an_hour(
+    alice_card, django_capture_on_commit_callbacks
+):
+    customer_id = alice_card.customer_id
+    with mock.patch(APPLY_ASYNC) as apply_async, time_machine.travel(T0, tick=False) as clock:
+        ingest_for_alice("A1", django_capture_on_commit_callbacks)
+        clock.move_to(T0 + timedelta(minutes=30))
+        ingest_for_alice("A2", django_capture_on_commit_callbacks)
+        clock.move_to(T0 + timedelta(minutes=61))
+        ingest_for_alice("A3", django_capture_on_commit_callbacks)
+
+    assert countdowns(apply_async) == [([customer_id], 0.0), ([customer_id], 0.0)]
+
+
+@pytest.mark.django_db
+def test_a_refresh_that_could_not_be_queued_does_not_hold_back_the_next(
+    alice_card, django_capture_on_commit_callbacks
+):
+    customer_id = alice_card.customer_id
+    with mock.patch(APPLY_ASYNC, side_effect=[OSError("broker down"), None]) as apply_async:
+        ingest_for_alice("A1", django_capture_on_commit_callbacks)
+        assert PendingRefresh.objects.get().due_at is None
+        ingest_for_alice("A2", django_capture_on_commit_callbacks)
+
+    assert [c.kwargs["args"] for c in apply_async.call_args_list] == [[customer_id]] * 2
+    assert PendingRefresh.objects.get().due_at is not None
 
 
 @pytest.mark.django_db
@@ -94,8 +213,9 @@ def test_a_batch_of_duplicates_or_errors_queues_nothing(
 
 
 @pytest.mark.django_db
-def test_the_task_clears_the_pending_row_and_sends_the_signal_once(alice, signals_received):
-    PendingRefresh.objects.create(customer=alice.customer)
+@time_machine.travel(T0, tick=False)
+def test_the_task_takes_its_claim_and_sends_the_signal_once(alice, signals_received):
+    PendingRefresh.objects.create(customer=alice.customer, due_at=T0)
 
     refresh_shopper_task(alice.customer.pk)
     refresh_shopper_task(alice.customer.pk)
@@ -103,7 +223,8 @@ def test_the_task_clears_the_pending_row_and_sends_the_signal_once(alice, signal
     assert signals_received == [
         {"signal": history_changed, "user_id": alice.pk, "customer_id": alice.customer.pk}
     ]
-    assert not PendingRefresh.objects.exists()
+    row = PendingRefresh.objects.get()
+    assert (row.due_at, row.last_started_at) == (None, T0)
 
 
 @pytest.mark.django_db
@@ -119,7 +240,7 @@ def test_the_task_is_a_no_op_for_a_gone_customer(alice, signals_received):
 @pytest.mark.django_db
 def test_the_task_sends_nothing_for_a_customer_without_login(signals_received):
     customer = CustomerFactory(user=None)
-    PendingRefresh.objects.create(customer=customer)
+    PendingRefresh.objects.create(customer=customer, due_at=T0)
 
     refresh_shopper_task(customer.pk)
 
@@ -128,9 +249,11 @@ def test_the_task_sends_nothing_for_a_customer_without_login(signals_received):
 
 
 @pytest.mark.django_db
-def test_orders_arriving_during_a_refresh_queue_another(
-    alice_card, django_capture_on_commit_callbacks
+@time_machine.travel(T0, tick=False)
+def test_orders_arriving_during_a_refresh_queue_another_at_the_end_of_the_window(
+    alice_card, settings, django_capture_on_commit_callbacks
 ):
+    settings.REFRESH_DEBOUNCE_SECONDS = 10
     with mock.patch(APPLY_ASYNC) as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             ingest_lines(source="till", lines=alice_batch("A1"))
@@ -145,8 +268,9 @@ def test_orders_arriving_during_a_refresh_queue_another(
         finally:
             history_changed.disconnect(receiver)
 
-    assert apply_async.call_count == 2
-    assert PendingRefresh.objects.filter(customer_id=alice_card.customer_id).exists()
+    customer_id = alice_card.customer_id
+    assert countdowns(apply_async) == [([customer_id], 0.0), ([customer_id], 10.0)]
+    assert PendingRefresh.objects.get().due_at == T0 + timedelta(seconds=10)
 
 
 def refresh_queue() -> str:
@@ -156,8 +280,9 @@ def refresh_queue() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_on_the_configured_broker_runs_the_queued_refresh(settings):
-    settings.REFRESH_DEBOUNCE_SECONDS = 0
+def test_a_real_worker_on_the_configured_broker_runs_the_first_refresh_at_once(settings):
+    # The default window: the first refresh after a quiet period does not wait for it.
+    settings.REFRESH_DEBOUNCE_SECONDS = 10
     user = UserFactory(email="worker@example.com")
     CustomerIdentifierFactory(customer=CustomerFactory(user=user), value="WORKER1")
     done = threading.Event()
@@ -183,4 +308,5 @@ def test_a_real_worker_on_the_configured_broker_runs_the_queued_refresh(settings
 
     assert seen == [user.customer.pk]
     assert result.customer_ids_touched == {user.customer.pk}
-    assert not PendingRefresh.objects.exists()
+    row = PendingRefresh.objects.get()
+    assert row.due_at is None and row.last_started_at is not None

@@ -14,6 +14,9 @@ Three measurements, each printed with its figure:
 3. the habits page for the heaviest household: median server time of repeated requests
    through the test client, and its query count.
 
+`--single-only` runs just the heaviest household's `refresh_habits` (five times) on data
+already loaded: the one-shopper figure without the ten-minute batch.
+
 Every timing is printed as wall time and this process's CPU time, with the load average
 of the machine: on a shared machine the CPU time is the figure that compares runs (the
 database server's own CPU is not in it).
@@ -109,6 +112,11 @@ class Command(BaseCommand):
         parser.add_argument("--households", type=int, default=None, help="First N (default all).")
         parser.add_argument("--pure-only", action="store_true", help="Skip the database parts.")
         parser.add_argument("--chunk", type=int, default=500, help="Shoppers per refresh batch.")
+        parser.add_argument(
+            "--single-only",
+            action="store_true",
+            help="Only time refresh_habits for the heaviest household (the data must be loaded).",
+        )
         parser.add_argument("--requests", type=int, default=30, help="Page requests to time.")
         parser.add_argument(
             "--database-url",
@@ -119,6 +127,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["database_url"]:
             self._rerun_on(options["database_url"])
+            return
+        if options["single_only"]:
+            self._single()
             return
         self._pure(options["households"])
         if options["pure_only"]:
@@ -287,6 +298,12 @@ class Command(BaseCommand):
             f"[{vendor}] refresh_habits_many, {len(users)} households in chunks of {chunk}: "
             f"{self._since(clock)} = {len(users) / elapsed:.0f} households/s"
         )
+        self._single()
+
+    def _single(self) -> None:
+        """refresh_habits for the heaviest household, five times: the one-shopper target."""
+        vendor = connection.vendor
+        as_of = self._as_of()
         heaviest = self._heaviest()
         lines = OrderLine.objects.filter(customer__user=heaviest).count()
         times, cpu = [], []

@@ -143,6 +143,12 @@ class Command(BaseCommand):
             f"(default {DEFAULT_POSTGRES_URL}, or $BENCH_POSTGRES_URL).",
         )
         parser.add_argument(
+            "--postgres-db",
+            default="",
+            help="Name of the throwaway PostgreSQL database (it must not exist; it is dropped "
+            "afterwards). Default: kvitto_bench_<pid>_<time>.",
+        )
+        parser.add_argument(
             "--child",
             action="store_true",
             # internal: run one target
@@ -164,7 +170,7 @@ class Command(BaseCommand):
                     results.append(self._run_child(url, var_dir, options, target))
                     continue
                 try:
-                    url, drop = _create_postgres_db(options["postgres_url"])
+                    url, drop = _create_postgres_db(options["postgres_url"], options["postgres_db"])
                 except Exception as exc:
                     if explicit:
                         raise CommandError(f"PostgreSQL is not reachable: {exc}") from exc
@@ -220,6 +226,7 @@ class Command(BaseCommand):
             bounds = np.unique(np.append(bounds, len(frame)))
         else:
             bounds = np.array([0, len(frame)])
+        load_before = os.getloadavg()[0]
         ingest_seconds = cpu_seconds = 0.0
         server_before = _server_cpu_seconds()
         orders = lines = 0
@@ -253,6 +260,7 @@ class Command(BaseCommand):
             "rss_before_ingest_mb": round(rss_before),
             "peak_rss_mb": round(_peak_rss_mb()),
             # Other work on the machine slows every figure; say how busy it was.
+            "load_average_1min_before": round(load_before, 1),
             "load_average_1min": round(os.getloadavg()[0], 1),
         }
         self.stdout.write(json.dumps(payload))
@@ -269,7 +277,7 @@ class Command(BaseCommand):
         header = (
             f"{'database':<11}{'lines':>10}{'orders':>9}{'batches':>8}{'frame s':>9}"
             f"{'ingest s':>10}{'lines/s':>10}{'CPU s py+pg':>13}{'lines/CPU s':>13}"
-            f"{'RSS before MB':>15}{'peak RSS MB':>13}{'load':>6}"
+            f"{'RSS before MB':>15}{'peak RSS MB':>13}{'load':>11}"
         )
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
@@ -279,7 +287,8 @@ class Command(BaseCommand):
                 f"{r['frame_seconds']:>9.1f}{r['ingest_seconds']:>10.1f}"
                 f"{r['lines_per_second']:>10,}{_cpu(r):>13}{_per_cpu(r):>13}"
                 f"{r['rss_before_ingest_mb']:>15,}"
-                f"{r['peak_rss_mb']:>13,}{r['load_average_1min']:>6}"
+                f"{r['peak_rss_mb']:>13,}"
+                f"{r['load_average_1min_before']:>6}→{r['load_average_1min']:<4}"
             )
 
 
@@ -297,11 +306,11 @@ def _per_cpu(r: dict) -> str:
     return f"{r['lines'] / total:,.0f}" if total else "-"
 
 
-def _create_postgres_db(server_url: str) -> tuple[str, Any]:
+def _create_postgres_db(server_url: str, name: str = "") -> tuple[str, Any]:
     """Create a throwaway database on the server; returns its URL and a function dropping it."""
     import psycopg
 
-    name = f"kvitto_bench_{os.getpid()}_{int(time.time())}"
+    name = name or f"kvitto_bench_{os.getpid()}_{int(time.time())}"
     with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = server_url.rstrip("/").rpartition("/")
