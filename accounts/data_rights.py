@@ -29,6 +29,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.consent import is_allowed
 from accounts.models import Customer, DataExport, ErasureRecord, User
@@ -147,18 +148,21 @@ def _retention_text(data_class: DataClass) -> str:
     retention = data_class.retention
     if retention is None:
         return str(data_class.kept) or _("While the purpose it serves is on.")
+    n = retention.amount
     if retention.unit == "months":
-        period = _("%(n)s months") % {"n": retention.amount}
+        period = ngettext("%(n)s month", "%(n)s months", n) % {"n": n}
     else:
-        period = _("%(n)s days") % {"n": retention.amount}
+        period = ngettext("%(n)s day", "%(n)s days", n) % {"n": n}
     return f"{period} {retention.counted_from}".strip()
 
 
 def readme_text(*, user: User, generated_at: datetime, counts: dict[str, int]) -> str:
     """README.txt: what each file holds, its purpose, retention and source."""
+    title = _("Your data from Kvitto")
+    purposes_heading = _("Purposes")
     lines = [
-        _("Your data from Kvitto"),
-        "=" * 22,
+        title,
+        "=" * len(title),
         "",
         _("Prepared for %(email)s on %(when)s (UTC).")
         % {"email": user.email, "when": generated_at.strftime("%Y-%m-%d %H:%M")},
@@ -188,10 +192,7 @@ def readme_text(*, user: User, generated_at: datetime, counts: dict[str, int]) -
             "  " + _("Rows: %(n)s") % {"n": counts.get(data_class.key, 0)},
             "",
         ]
-    lines += [
-        _("Purposes"),
-        "--------",
-    ]
+    lines += [purposes_heading, "-" * len(purposes_heading)]
     for purpose in PURPOSES.values():
         lines.append(f"- {purpose.title}: {purpose.summary}")
     lines += [

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.translation import override as language_override
 from django.utils.translation.template import templatize
 
 from accounts.consent import set_consent
+from accounts.data_rights import readme_text
 from accounts.models import PurposeText
 from accounts.purposes import EMAIL, INSIGHTS, PANTRY, PREDICTIONS
 from insights.compile_translations import compile_all
@@ -398,3 +400,19 @@ def test_the_register_command_writes_swedish_when_asked(db):
     assert "## Personuppgiftsansvarig" in text and "### Vanor (`insights`)" in text
     assert "- Överföring till tredjeland: Inga." in text
     assert "Lawful basis" not in text and "Data subjects" not in text
+
+
+def test_the_your_data_page_is_in_swedish(sven_client):
+    body = _page(sven_client, reverse("accounts:data"))
+    assert "Dina uppgifter" in body and "Your data" not in body
+    assert "Förbered en kopia av mina uppgifter" in body and "Radera ditt konto" in body
+
+
+def test_the_readme_of_a_copy_is_in_the_shoppers_language_with_plural_periods(sven, settings):
+    settings.RETENTION_ORDERS_MONTHS = 1
+    with language_override(sven.language):
+        readme = readme_text(user=sven, generated_at=NOW, counts={})
+    title, underline = readme.splitlines()[:2]
+    assert title == "Dina uppgifter från Kvitto" and underline == "=" * len(title)
+    assert "Sparas: 1 månad efter köpet" in readme
+    assert "Ändamål: Din inköpshistorik" in readme and "Purpose:" not in readme
