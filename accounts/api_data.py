@@ -1,6 +1,7 @@
 """The shopper's own data export over the API: start one, and see its state and link."""
 
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -61,7 +62,7 @@ class MeExportView(APIView):
     def get(self, request: Request) -> Response:
         export = DataExport.objects.filter(user=request.user).first()
         if export is None:
-            return Response({"detail": "No export yet."}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("No export yet.")}, status=status.HTTP_404_NOT_FOUND)
         return Response(DataExportSerializer(export, context={"request": request}).data)
 
     @extend_schema(
