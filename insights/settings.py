@@ -186,6 +186,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         # Broadcast (pidbox) messages: without this kombu writes them to ./control.
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
+        # The transport polls a folder; at the default second per poll a worker whose
+        # prefetch slots free up waits up to a second for its next task.
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
