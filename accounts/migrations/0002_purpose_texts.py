@@ -4,6 +4,7 @@ from django.db import migrations
 
 from accounts.purpose_texts import publish_missing_first_texts
 
+
 def publish(apps, schema_editor):
     PurposeText = apps.get_model("accounts", "PurposeText")
     publish_missing_first_texts(PurposeText, using=schema_editor.connection.alias)

@@ -7,47 +7,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_link_attempts'),
+        ("accounts", "0003_link_attempts"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ErasureRecord',
+            name="ErasureRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('erased_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('method', models.CharField(choices=[('web', 'Your data page'), ('api', 'API'), ('admin', "staff, on the shopper's request"), ('bench', 'benchmark')], max_length=10)),
-                ('row_counts', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("erased_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("web", "Your data page"),
+                            ("api", "API"),
+                            ("admin", "staff, on the shopper's request"),
+                            ("bench", "benchmark"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("row_counts", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'verbose_name': 'erasure record',
-                'verbose_name_plural': 'erasure records',
-                'ordering': ['-erased_at', '-id'],
+                "verbose_name": "erasure record",
+                "verbose_name_plural": "erasure records",
+                "ordering": ["-erased_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DataExport',
+            name="DataExport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'waiting to start'), ('building', 'being prepared'), ('ready', 'ready to download'), ('failed', 'failed')], default='pending', max_length=10)),
-                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField()),
-                ('file_name', models.CharField(blank=True, max_length=100)),
-                ('size_bytes', models.PositiveBigIntegerField(default=0)),
-                ('row_counts', models.JSONField(blank=True, default=dict)),
-                ('files_done', models.PositiveIntegerField(default=0)),
-                ('files_total', models.PositiveIntegerField(default=0)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='data_exports', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "waiting to start"),
+                            ("building", "being prepared"),
+                            ("ready", "ready to download"),
+                            ("failed", "failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField()),
+                ("file_name", models.CharField(blank=True, max_length=100)),
+                ("size_bytes", models.PositiveBigIntegerField(default=0)),
+                ("row_counts", models.JSONField(blank=True, default=dict)),
+                ("files_done", models.PositiveIntegerField(default=0)),
+                ("files_total", models.PositiveIntegerField(default=0)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="data_exports",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'data export',
-                'verbose_name_plural': 'data exports',
-                'ordering': ['-requested_at', '-id'],
-                'indexes': [models.Index(fields=['user', '-requested_at'], name='data_export_user_idx')],
+                "verbose_name": "data export",
+                "verbose_name_plural": "data exports",
+                "ordering": ["-requested_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["user", "-requested_at"], name="data_export_user_idx")
+                ],
             },
         ),
     ]

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_data_export_erasure_record'),
-        ('accounts', '0005_receipt_id_unique'),
+        ("accounts", "0004_data_export_erasure_record"),
+        ("accounts", "0005_receipt_id_unique"),
     ]
 
-    operations = [
-    ]
+    operations = []

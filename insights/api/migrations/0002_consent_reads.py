@@ -6,25 +6,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_receipt_id_unique'),
-        ('api', '0001_initial'),
+        ("accounts", "0005_receipt_id_unique"),
+        ("api", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConsentRead',
+            name="ConsentRead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='read at')),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='consent_reads', to='api.integrationclient', verbose_name='integration client')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consent_reads', to='accounts.customer', verbose_name='customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="read at"
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="consent_reads",
+                        to="api.integrationclient",
+                        verbose_name="integration client",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consent_reads",
+                        to="accounts.customer",
+                        verbose_name="customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'consent read',
-                'verbose_name_plural': 'consent reads',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "consent read",
+                "verbose_name_plural": "consent reads",
+                "ordering": ["-at", "-id"],
             },
         ),
     ]

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pantry', '0001_initial'),
+        ("pantry", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('due_soon', 'use soon'), ('export_ready', 'your data export is ready')], max_length=20),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[("due_soon", "use soon"), ("export_ready", "your data export is ready")],
+                max_length=20,
+            ),
         ),
     ]
