@@ -191,6 +191,9 @@ def _nothing_to_the_suites_broker(monkeypatch) -> list:
     """
     from insights.celery import app
 
+    # Celery lets these variables win over any app's own broker URL, the producer's too.
+    for name in ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL"):
+        monkeypatch.delenv(name, raising=False)
     sent: list = []
     monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: sent.append((args, kwargs)))
     return sent

@@ -18,7 +18,7 @@ from tests.faults.seed import due_pantries, grant, shoppers
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 TASKS = 1000
-EMAIL_EVERY = 4  # every fourth shopper also wants the daily e-mail
+EMAIL_EVERY = 10  # every tenth shopper also wants the daily e-mail
 QUEUE = "notifications"
 
 

@@ -24,7 +24,7 @@ KILLS = 10
 # Short, so a message whose worker vanished comes back within the test; production keeps
 # an hour (docs/faults.md). It must still exceed one task's run, or it would be handed out
 # again while it runs.
-VISIBILITY = {"CELERY_VISIBILITY_TIMEOUT": "5", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
+VISIBILITY = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
 
 
 def _running_refresh(after_id: int) -> ForecastRun | None:
