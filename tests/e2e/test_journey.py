@@ -84,8 +84,9 @@ def see_history(visit, order_ids: list[str]) -> None:
     visit.check("order")
 
 
-# chart id -> how many of its bars or non-empty heat-map cells lie inside the visible part.
+# Shown chart id -> how many of its bars or non-empty heat-map cells lie in its visible part.
 VISIBLE_DATA_MARKS = """() => Object.fromEntries([...document.querySelectorAll('.chart-wrap svg')]
+  .filter(svg => svg.getBoundingClientRect().width > 0)
   .map(svg => {
     const box = svg.closest('.chart-wrap').getBoundingClientRect();
     const marks = [...svg.querySelectorAll('rect.bar, rect.cell:not(.h0)')].filter(mark => {
