@@ -65,7 +65,7 @@ def english_phrases() -> tuple[str, ...]:
     phrases = []
     for entry in catalogue.translated_entries():
         msgid = entry.msgid
-        if entry.msgid_plural or "%" in msgid or "{" in msgid or "\n" in msgid:
+        if entry.msgctxt or entry.msgid_plural or "%" in msgid or "{" in msgid or "\n" in msgid:
             continue
         if len(msgid.split()) >= 4 and entry.msgstr.strip() != msgid.strip():
             phrases.append(msgid)

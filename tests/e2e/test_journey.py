@@ -35,6 +35,7 @@ def sign_up_and_check_in(visit, code: str) -> None:
     visit.check("home")
 
     page.locator(".hero-actions a").first.click()
+    page.wait_for_url("**/accounts/signup/")
     assert visit.h1() == visit.t("Create your login")
     page.fill("#id_email", EMAIL)
     page.fill("#id_name", NAME)
