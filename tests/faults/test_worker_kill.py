@@ -89,6 +89,14 @@ def test_ten_kills_mid_refresh_leave_every_shopper_computed_once(redis_servers, 
         what="every list to be fresh",
         step=0.2,
     )
+    # ...and every message acknowledged: a copy handed out again late has run to its end.
+    client = broker.client()
+    wait_for(
+        lambda: client.llen("refresh") == 0 and client.hlen("unacked") == 0,
+        timeout=60,
+        what="the queue to drain",
+        step=0.2,
+    )
     worker.kill()
 
     assert kills == KILLS
