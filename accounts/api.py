@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,8 +62,13 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# Api-Key first, so a request without credentials is asked for a key (401); sessions next, so
+# a logged-in shopper is refused (403) like any caller without the scope, as on ingestion.
+STORE_AUTHENTICATION = [ApiKeyAuthentication, SessionAuthentication]
+
+
 class _LinkScopeView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
+    authentication_classes = STORE_AUTHENTICATION
     permission_classes = [HasScope(Scope.LINK)]
 
 
@@ -191,7 +197,7 @@ def parse_customer_ref(ref: str) -> tuple[str, str] | None:
 
 
 class CustomerConsentsView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
+    authentication_classes = STORE_AUTHENTICATION
     permission_classes = [HasScope(Scope.CONSENTS)]
 
     @extend_schema(
