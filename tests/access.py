@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,7 +26,8 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from accounts.consent import set_consent
@@ -189,6 +192,22 @@ def plant(tag: str, *, export_root: Path | None = None, today: date | None = Non
             "customer_ref": [f"loyalty_card:{card}"],
         },
     )
+
+
+@contextmanager
+def built_once(django_db_blocker: object, export_root: Path) -> Iterator[None]:
+    """For a module-scoped fixture: rows written in the block live until the module ends.
+
+    They are written in a transaction that is rolled back afterwards; each test runs in a
+    savepoint inside it (pytest-django's `db`), so what one test writes the next never sees.
+    """
+    fast = override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        DATA_EXPORT_ROOT=export_root,
+    )
+    with django_db_blocker.unblock(), fast, transaction.atomic():  # type: ignore[attr-defined]
+        yield
+        transaction.set_rollback(True)
 
 
 # --- What belongs to a shopper ----------------------------------------------------------

@@ -48,19 +48,19 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
-from django.db import transaction
 from django.http import HttpResponse
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
 from accounts.models import User
-from insights.api.models import ConsentRead, IntegrationClient, Scope
+from insights.api.models import ConsentRead, Scope
 from insights.catalog.roles import CATALOG_GROUP, ensure_catalog_group
 from insights.pantry import services as pantry_services
 from insights.pantry.views import ACTIONS as PANTRY_ACTIONS
 from insights.purchases.models import Order
-from tests.access import Planted, owner_path, plant, snapshot
+from tests.access import Planted, built_once, owner_path, plant, snapshot
+from tests.accounts.factories import make_api_client
 from tests.factories import UserFactory
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -96,31 +96,18 @@ class World:
         return [v.user.pk for v in self.victims]
 
 
-def _key(name: str, scopes: list[str]) -> str:
-    client = IntegrationClient(name=name, scopes=scopes)
-    key = client.rotate_key()
-    client.save()
-    return key
-
-
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[World]:
-    """Built once in a transaction that is rolled back after the module; each test runs in
-    a savepoint inside it (pytest-django's `db`), so probes that wrote would not leak."""
+    """Built once for the module (`built_once`): Alice, Bob, Charlie and the other actors."""
     export_root = tmp_path_factory.mktemp("access-exports")
-    fast = override_settings(
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        DATA_EXPORT_ROOT=export_root,
-    )
-    with django_db_blocker.unblock(), fast, transaction.atomic():
+    with built_once(django_db_blocker, export_root):
         alice, bob, charlie = (plant(tag) for tag in ("alice", "bob", "charlie"))
         ensure_catalog_group()
         catalog_admin = UserFactory(email="catalogue@example.com", is_staff=True)
         catalog_admin.groups.add(Group.objects.get(name=CATALOG_GROUP))
         superuser = UserFactory(email="boss@example.com", is_staff=True, is_superuser=True)
-        store_key = _key("till", [Scope.INGEST, Scope.LINK])
-        consents_key = _key("crm", [Scope.CONSENTS])
-        crm = IntegrationClient.objects.get(name="crm")
+        _till, store_key = make_api_client(name="till", scopes=[Scope.INGEST, Scope.LINK])
+        crm, consents_key = make_api_client(name="crm", scopes=[Scope.CONSENTS])
         built = World(
             alice, [bob, charlie], catalog_admin, superuser, store_key, consents_key, export_root
         )
@@ -133,7 +120,6 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
                 user=shopper.user
             ).calendar_token
         yield built
-        transaction.set_rollback(True)
 
 
 # --- Routes -------------------------------------------------------------------------------
