@@ -17,6 +17,7 @@ seed: a failure reproduces on the next run.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,6 +53,16 @@ class FuzzWorld:
     alice: Planted
     bob: Planted
     key: str
+
+
+SENT: Counter[str] = Counter()  # requests per operation, for the summary printed with -s
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary() -> Iterator[None]:
+    yield
+    if SENT:
+        print(f"\nAPI fuzzing: {sum(SENT.values())} requests over {len(SENT)} operations")
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +193,7 @@ class CallerAuth:
 @schema.parametrize()
 @pytest.mark.usefixtures("as_caller", "wsgi_requests_keep_the_test_connection")
 def test_every_operation_answers_as_its_schema_says(case):
+    SENT[case.operation.label] += 1
     with transaction.atomic():
         case.call_and_validate()
         transaction.set_rollback(True)
@@ -207,7 +219,7 @@ def test_the_habits_api_refuses_a_date_that_is_not_one(alice_client, alice):
 
 
 def test_ingestion_takes_json_only(client, db):
-    _client, key = make_api_client(name="till", scopes=[Scope.INGEST])
+    _client, key = make_api_client(name="json-only", scopes=[Scope.INGEST])
     response = client.post(INGEST, {"orders": "x"}, headers={"Authorization": f"Api-Key {key}"})
     assert response.status_code == 415
     assert response.json()["errors"][0]["reason"] == "must be sent as application/json"
