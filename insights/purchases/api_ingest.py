@@ -28,10 +28,16 @@ def max_batch_orders() -> int:
 
 
 # Serializers describe the schema; the service validates (so errors come row by row). The
-# schema says what the service takes: text with a non-blank character (`\S`), amounts and
-# quantities as decimal strings within its limits.
-def _text(max_length: int, **kwargs: object) -> serializers.RegexField:
-    return serializers.RegexField(r"\S", max_length=max_length, **kwargs)
+# schema says what the service takes: text without NUL (which the database cannot store),
+# required text with a character that is not blank, and amounts and quantities as decimal
+# strings within its limits.
+STORABLE = r"[^\x00]"
+VISIBLE = r"[^\s\x00]"
+
+
+def _text(max_length: int, *, blank: bool = False, **kwargs: object) -> serializers.RegexField:
+    pattern = rf"^{STORABLE}*$" if blank else rf"^{STORABLE}*{VISIBLE}{STORABLE}*$"
+    return serializers.RegexField(pattern, max_length=max_length, **kwargs)
 
 
 @extend_schema_field(
@@ -65,8 +71,8 @@ class IngestCustomerSerializer(serializers.Serializer):
 
 class IngestLineSerializer(serializers.Serializer):
     sku = _text(64)
-    name = serializers.CharField(
-        max_length=200, required=False, help_text="Names the product if the SKU is new."
+    name = _text(
+        200, blank=True, required=False, help_text="Names the product if the SKU is new."
     )
     quantity = QuantityField()
     unit_price = MoneyField()
@@ -79,7 +85,7 @@ class IngestOrderSerializer(serializers.Serializer):
     external_id = _text(64, help_text="The order's id in the source system; unique per batch.")
     customer = IngestCustomerSerializer()
     channel = serializers.ChoiceField(choices=["store", "web", "app"])
-    store_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    store_id = _text(32, blank=True, required=False, allow_blank=True)
     placed_at = serializers.DateTimeField(help_text="ISO 8601 with an offset or Z.")
     currency = serializers.RegexField(r"^[A-Z]{3}$")
     total_amount = MoneyField(
