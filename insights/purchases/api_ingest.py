@@ -71,9 +71,7 @@ class IngestCustomerSerializer(serializers.Serializer):
 
 class IngestLineSerializer(serializers.Serializer):
     sku = _text(64)
-    name = _text(
-        200, blank=True, required=False, help_text="Names the product if the SKU is new."
-    )
+    name = _text(200, blank=True, required=False, help_text="Names the product if the SKU is new.")
     quantity = QuantityField()
     unit_price = MoneyField()
     amount_paid = MoneyField()
