@@ -163,6 +163,7 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "accounts.password_validation.PaddedCommonPasswordValidator"},
     {"NAME": "accounts.password_validation.ContextWordsValidator"},
 ]
 
