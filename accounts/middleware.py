@@ -32,11 +32,11 @@ class SessionTimeoutMiddleware:
     after it began (ASVS 7.3.1, 7.3.2); the request then goes on as a visitor's.
 
     Idleness is measured from the last stored use, which lags the real last request by less
-    than SEEN_RESOLUTION_SECONDS: a session ends at most that much early, never late.
-    Storing the time slides the session row's and the cookie's expiry too (both
-    SESSION_COOKIE_AGE, the idle timeout), so a session left alone also dies in the store.
-    A login session without a login time was not made by `django.contrib.auth.login` and
-    is ended as well.
+    than SEEN_RESOLUTION_SECONDS: a session ends at most that much early, never late. The
+    session row and cookie live SESSION_COOKIE_AGE (the absolute limit) from the last
+    write, so this middleware, not the store, is what ends an idle session, and it can
+    say why. A login session without a login time was not made by
+    `django.contrib.auth.login` and is ended as well.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -194,8 +194,8 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # request or SESSION_MAX_HOURS after the login (accounts.middleware.SessionTimeoutMiddleware).
 SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
-# The server-side row and the cookie outlive no idle period; the middleware slides both.
-SESSION_COOKIE_AGE = int(SESSION_IDLE_TIMEOUT.total_seconds())
+# The middleware enforces both limits; the row and the cookie last until the absolute one.
+SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 # Every cookie is Secure (off only for local development over http), HttpOnly (no script
 # reads one: htmx gets the CSRF token from the page) and SameSite=Lax. A "__Host-" name
 # binds it to this host over HTTPS, so a sibling subdomain cannot plant one (ASVS 3.3.3);
