@@ -1,6 +1,8 @@
 """Passwords: stored with Argon2id, older hashes upgraded at login, and the rules a new one
 meets (ASVS 5.0 V6.2), all through the shopper's own forms."""
 
+import re
+
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
@@ -151,3 +153,16 @@ def test_the_sign_up_form_states_the_rules_in_english_and_swedish(client):
     assert "At least 15 characters" in body
     body = client.get(reverse("accounts:signup"), HTTP_ACCEPT_LANGUAGE="sv").content.decode()
     assert "Minst 15 tecken" in body
+
+
+def test_password_fields_are_masked_and_welcome_password_managers(client):
+    """ASVS 6.2.6 and 6.2.7: type=password, autocomplete hints, nothing blocking paste."""
+    for url, hints in [
+        (reverse("accounts:login"), {"current-password"}),
+        (reverse("accounts:signup"), {"new-password"}),
+    ]:
+        body = client.get(url).content.decode()
+        fields = re.findall(r"<input[^>]*type=\"password\"[^>]*>", body)
+        assert fields, url
+        assert {re.search(r'autocomplete="([^"]+)"', f).group(1) for f in fields} == hints
+        assert "onpaste" not in body

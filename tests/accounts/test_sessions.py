@@ -127,8 +127,9 @@ def test_a_page_view_within_a_minute_does_not_write_the_session(client, alice):
 def test_logging_out_ends_the_session_on_the_server(client, alice):
     _log_in(client)
     key = _session_key(client)
-    client.post(reverse("accounts:logout"))
+    response = client.post(reverse("accounts:logout"))
 
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
     assert not SessionStore().exists(key)
     replay = Client()
     replay.cookies[settings.SESSION_COOKIE_NAME] = key
