@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from django.http import HttpRequest
@@ -106,8 +107,10 @@ def _credentials(caller: str, world: FuzzWorld) -> Credentials | None:
         return Credentials(
             headers={"X-CSRFToken": token},
             cookies={
-                "sessionid": browser.cookies["sessionid"].value,
-                "csrftoken": csrf_request.META["CSRF_COOKIE"],
+                django_settings.SESSION_COOKIE_NAME: browser.cookies[
+                    django_settings.SESSION_COOKIE_NAME
+                ].value,
+                django_settings.CSRF_COOKIE_NAME: csrf_request.META["CSRF_COOKIE"],
             },
         )
     return None
@@ -208,6 +211,28 @@ def test_every_operation_answers_as_its_schema_says(case):
     with transaction.atomic():
         case.call_and_validate()
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize(
+    ("caller", "path", "expected"),
+    [
+        ("anonymous", "/api/v1/me/shopping-list", 403),
+        ("shopper", "/api/v1/me/shopping-list", 200),
+        ("store system", "/api/v1/customers/loyalty_card:CARD-ALICE-7001/consents", 200),
+    ],
+)
+@pytest.mark.usefixtures("as_caller", "wsgi_requests_keep_the_test_connection")
+def test_each_callers_credentials_work_through_the_wsgi_client(path, expected):
+    """The control for the fuzzing above: documented refusals (403) pass its checks, so a
+    shopper whose session did not work would pass unseen; here it must get in."""
+    from werkzeug.test import Client as WerkzeugClient
+
+    credentials = CURRENT["credentials"] or Credentials()
+    browser = WerkzeugClient(application)
+    for name, value in credentials.cookies.items():
+        browser.set_cookie(name, value, domain=WSGI_HOST)
+    response = browser.get(path, headers=credentials.headers)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
 
 
 # --- What the fuzzing found, pinned -------------------------------------------------------
