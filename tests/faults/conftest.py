@@ -118,6 +118,7 @@ class Worker:
         self.concurrency = concurrency
         self.include = include
         self.process: subprocess.Popen | None = None
+        self.restarts = 0
 
     def start(self) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
@@ -145,6 +146,14 @@ class Worker:
                 return b" ready." in text.read()
 
         wait_for(ready, timeout=90, what="the Celery worker to be ready", step=0.1)
+
+    def restart_if_exited(self) -> bool:
+        """What a process supervisor does (systemd's Restart=, Kubernetes): start it again."""
+        if self.process is not None and self.process.poll() is not None:
+            self.restarts += 1
+            self.start()
+            return True
+        return False
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -55,7 +55,15 @@ def test_a_redis_restart_mid_burst_loses_nothing_and_sends_nothing_twice(
     broker.start()
     client = broker.client()
     assert client.llen(QUEUE) + client.hlen("unacked") > 0, "the restart came too late"
-    wait_for(lambda: _drained(client), timeout=150, what="the burst to drain", step=0.25)
+
+    def drained() -> bool:
+        # Now and then kombu 5.7 fails while closing the lost connection (AttributeError in
+        # restore_unacked) and the worker exits: production runs workers under a supervisor
+        # that starts them again (docs/faults.md), and so does this test.
+        worker.restart_if_exited()
+        return _drained(client)
+
+    wait_for(drained, timeout=150, what="the burst to drain", step=0.25)
 
     reminded = set(Notification.objects.values_list("user_id", flat=True))
     # The one message Redis can lose while it stops: popped for a worker (BRPOP) whose
@@ -67,9 +75,7 @@ def test_a_redis_restart_mid_burst_loses_nothing_and_sends_nothing_twice(
     for _ in range(2):
         sender.send_task("insights.pantry.tasks.send_due_reminders_task")
     wait_for(
-        lambda: (
-            Notification.objects.values("user").distinct().count() == TASKS and _drained(client)
-        ),
+        lambda: Notification.objects.values("user").distinct().count() == TASKS and drained(),
         timeout=60,
         what="the next hourly run",
         step=0.25,
