@@ -280,9 +280,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 # Runs past this many deliveries of one message are dropped and recorded (a poison message).
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
-# When the broker connection drops, a late-acknowledged task can no longer be acknowledged
-# and will be redelivered: stop it rather than let it run on beside its redelivered copy.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# When the broker connection drops, a running late-acknowledged task cannot be acknowledged
+# and will be delivered again. Let it finish: stopped, it could die between a side effect
+# and its record (an e-mail sent, its DigestLog not yet committed) and the copy would send
+# it again; finished, the copy finds the record and does nothing. (Celery 6 will default
+# to stopping it, hence the explicit value.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # A broker restart takes a few seconds: publishing retries for about ten before failing.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 6,

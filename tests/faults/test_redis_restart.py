@@ -57,13 +57,23 @@ def test_a_redis_restart_mid_burst_loses_nothing_and_sends_nothing_twice(
     assert client.llen(QUEUE) + client.hlen("unacked") > 0, "the restart came too late"
 
     def drained() -> bool:
-        # Now and then (3 runs in 14) kombu 5.7 fails while closing the lost connection (AttributeError in
-        # restore_unacked) and the worker exits: production runs workers under a supervisor
-        # that starts them again (docs/faults.md), and so does this test.
+        # Now and then (3 runs in 14) kombu 5.7 fails while closing the lost connection
+        # (AttributeError in restore_unacked) and the worker exits: production runs workers
+        # under a supervisor that starts them again (docs/faults.md); so does this test.
         worker.restart_if_exited()
         return _drained(client)
 
-    wait_for(drained, timeout=150, what="the burst to drain", step=0.25)
+    try:
+        wait_for(drained, timeout=150, what="the burst to drain", step=0.25)
+    except BaseException:
+        state = {
+            "queued": client.llen(QUEUE),
+            "unacked": client.hgetall("unacked"),
+            "unacked_index": client.zrange("unacked_index", 0, -1, withscores=True),
+            "mutex_ttl": client.ttl("unacked_mutex"),
+        }
+        print("broker at timeout:", state)  # noqa: T201
+        raise
 
     reminded = set(Notification.objects.values_list("user_id", flat=True))
     # The one message Redis can lose while it stops: popped for a worker (BRPOP) whose
