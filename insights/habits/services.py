@@ -106,7 +106,10 @@ def load_lines(customer_ids: Iterable[int]) -> pd.DataFrame:
             frame = pd.DataFrame.from_records(cursor.fetchall(), columns=list(_FIELDS))
     if frame.empty:
         return frame
-    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True)
+    # ISO 8601, not one format guessed from the first row: PostgreSQL writes the
+    # fraction of a second only when there is one, so whole-second till receipts and
+    # the API's microsecond stamps arrive mixed in one column.
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True, format="ISO8601")
     frame["category_name"] = frame["category_name"].fillna("")
     frame["department_name"] = frame["department_name"].fillna("")
     return frame

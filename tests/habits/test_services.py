@@ -12,7 +12,13 @@ from accounts.purposes import INSIGHTS
 from insights.habits import services, tasks
 from insights.habits.models import HabitHighlight, HabitSnapshot
 from insights.purchases.signals import history_changed
-from tests.factories import CategoryFactory, DepartmentFactory, OrderLineFactory, ProductFactory
+from tests.factories import (
+    CategoryFactory,
+    DepartmentFactory,
+    OrderFactory,
+    OrderLineFactory,
+    ProductFactory,
+)
 from tests.habits.factories import grant_insights, shop
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -181,3 +187,21 @@ def test_names_with_quotes_backslashes_tabs_and_accents_are_stored_as_they_are(a
     assert data["totals"]["trips"] == 12
     tasks.refresh_habits_task(alice.pk)
     assert rows_of(alice) == first
+
+
+@time_machine.travel(NOW, tick=False)
+def test_orders_stamped_with_and_without_fractions_of_a_second_are_all_counted(alice):
+    """Till receipts carry whole seconds, the API's orders often microseconds: both count."""
+    shop(alice, start=datetime(2026, 10, 1, 9, tzinfo=UTC), trips=3)
+    OrderLineFactory(
+        order=OrderFactory(
+            customer=alice.customer, placed_at=datetime(2026, 10, 20, 9, 30, 5, 654645, tzinfo=UTC)
+        ),
+        line_no=1,
+        amount_paid=40,
+    )
+    grant_insights(alice)
+    assert tasks.refresh_habits_task(alice.pk) == "refreshed"
+    data = HabitSnapshot.objects.get(user=alice, period="3m").data
+    assert data["totals"]["trips"] == 4
+    assert data["totals"]["spend"] == "190.00"
