@@ -123,8 +123,12 @@ def monthly_spend(
     series = department_series(monthly)
     css = {s["id"]: s["css"] for s in series}
     names = {s["id"]: s["name"] for s in series}
-    months = sorted({row["month"] for row in monthly})
-    totals = {m: sum(float(r["spend"]) for r in monthly if r["month"] == m) for m in months}
+    # One pass over the rows, in their stored (stacking) order, instead of one per month.
+    by_month: dict[str, list[dict]] = {}
+    for row in monthly:
+        by_month.setdefault(row["month"], []).append(row)
+    months = sorted(by_month)
+    totals = {m: sum(float(r["spend"]) for r in by_month[m]) for m in months}
     # As wide as its bars need (so one month fits a phone), at most 640.
     width, height, left, top, bottom = min(640, max(360, 64 + 52 * len(months))), 260, 56, 24, 36
     plot_w, plot_h = width - left - 8, height - top - bottom
@@ -138,7 +142,7 @@ def monthly_spend(
         x = left + index * slot + (slot - bar_w) / 2
         y = top + plot_h
         first, last = _month_range(month)
-        for row in (r for r in monthly if r["month"] == month):
+        for row in by_month[month]:
             h = float(row["spend"]) / top_value * plot_h
             y -= h
             dept = row["department_id"]
@@ -224,6 +228,9 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f'text-anchor="middle">{hour:02d}</text>'
         )
     period = f"&from={window_start}&to={window_end}"
+    # The cell label's wording depends only on the count (singular or plural form): look
+    # each count up once, not for each of the 168 cells.
+    wordings: dict[int, str] = {}
     for weekday, row in enumerate(matrix):
         y = top + weekday * cell_h
         day_name = escape(str(WEEKDAYS_ABBR[weekday]))
@@ -232,11 +239,14 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = ngettext(
-                "%(weekday)s %(hour)02d:00: %(count)s trip",
-                "%(weekday)s %(hour)02d:00: %(count)s trips",
-                count,
-            ) % {"weekday": day_name, "hour": hour, "count": count}
+            wording = wordings.get(count)
+            if wording is None:
+                wording = wordings[count] = ngettext(
+                    "%(weekday)s %(hour)02d:00: %(count)s trip",
+                    "%(weekday)s %(hour)02d:00: %(count)s trips",
+                    count,
+                )
+            label = wording % {"weekday": day_name, "hour": hour, "count": count}
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
                 f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
