@@ -165,10 +165,13 @@ def _periods_for(user_ids: list[int], extra: dict[int, list[str]] | None) -> dic
     return wanted
 
 
-def refresh_habits(*, user: User, as_of: datetime | None = None) -> list[HabitSnapshot]:
-    """Recompute every period of one shopper and replace their rows. Returns the snapshots."""
-    refresh_habits_many(user_ids=[user.pk], as_of=as_of)
-    return list(HabitSnapshot.objects.filter(user=user))
+def refresh_habits(*, user: User, as_of: datetime | None = None) -> int:
+    """Recompute every period of one shopper and replace their rows; 1 if stored, else 0.
+
+    The new rows are not read back: the task has no use for them, and their JSON is most
+    of what the refresh wrote.
+    """
+    return refresh_habits_many(user_ids=[user.pk], as_of=as_of)
 
 
 def refresh_habits_many(
