@@ -494,7 +494,8 @@ def _refresh(*, user_ids: list[int], as_of: datetime, timings: dict[str, float])
     user_customer = dict(zip(users["user_id"], users["customer_id"], strict=True))
     adjustments = adjustments_frame(user_customer=user_customer, as_of=as_of)
     stamp = pd.Timestamp(as_of)
-    predictions = model.predict(
+    # The history holds exactly these shoppers, so their trips are predict_next_trip's.
+    predictions, trips = model.predict_with_trips(
         history,
         stamp,
         payload["model"],
@@ -502,7 +503,6 @@ def _refresh(*, user_ids: list[int], as_of: datetime, timings: dict[str, float])
         adjustments=adjustments,
         top_k=FORECASTS_PER_SHOPPER,
     )
-    trips = model.predict_next_trip(history, stamp)
     clock.lap("predict")
     user_of = pd.Series(users["user_id"].to_numpy(), index=users["customer_id"].to_numpy())
     predictions = predictions.assign(user_id=predictions["customer_id"].map(user_of))
