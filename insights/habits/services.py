@@ -88,6 +88,11 @@ def load_lines(customer_ids: Iterable[int]) -> pd.DataFrame:
     two refreshes of the same history could differ by a cent or a tie otherwise.
     """
     customer_ids = list(customer_ids)
+    if not customer_ids:
+        # A shopper who granted insights before linking a store card has no customer yet;
+        # an empty IN () is refused by the ORM, and there is nothing to read anyway.
+        columns = [name for name in _FIELDS if name != "line_id"]
+        return pd.DataFrame(columns=[*columns[:3], "channel", *columns[3:]])
     analysable = Q(product__category__isnull=True) | Q(
         product__category__never_list=False,
         product__category__department__never_list=False,
