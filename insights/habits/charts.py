@@ -216,6 +216,22 @@ def heat_class(count: int, peak: int) -> str:
     return f"h{min(5, 1 + int((count / peak) * 4.999))}"
 
 
+def _cell_wording(wordings: dict[int, str], count: int) -> str:
+    """A heat-map cell's label for `count` trips, translated once per count in `wordings`.
+
+    The wording depends only on the count (singular or plural form), so a map's 168 cells
+    need a few ngettext calls, not 168.
+    """
+    wording = wordings.get(count)
+    if wording is None:
+        wording = wordings[count] = ngettext(
+            "%(weekday)s %(hour)02d:00: %(count)s trip",
+            "%(weekday)s %(hour)02d:00: %(count)s trips",
+            count,
+        )
+    return wording
+
+
 def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: str) -> SafeString:
     """Weekday (rows, Monday first) by hour (columns): trips, darker is more."""
     width, left, top, cell_w, cell_h = 640, 40, 22, 24.5, 24
@@ -228,8 +244,6 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f'text-anchor="middle">{hour:02d}</text>'
         )
     period = f"&from={window_start}&to={window_end}"
-    # The cell label's wording depends only on the count (singular or plural form): look
-    # each count up once, not for each of the 168 cells.
     wordings: dict[int, str] = {}
     for weekday, row in enumerate(matrix):
         y = top + weekday * cell_h
@@ -239,14 +253,11 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            wording = wordings.get(count)
-            if wording is None:
-                wording = wordings[count] = ngettext(
-                    "%(weekday)s %(hour)02d:00: %(count)s trip",
-                    "%(weekday)s %(hour)02d:00: %(count)s trips",
-                    count,
-                )
-            label = wording % {"weekday": day_name, "hour": hour, "count": count}
+            label = _cell_wording(wordings, count) % {
+                "weekday": day_name,
+                "hour": hour,
+                "count": count,
+            }
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
                 f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
@@ -283,6 +294,7 @@ def heatmap_tall(
             f'text-anchor="end">{hour:02d}</text>'
         )
     period = f"&from={window_start}&to={window_end}"
+    wordings: dict[int, str] = {}
     for weekday, row in enumerate(matrix):
         x = left + weekday * cell_w
         day_name = escape(str(WEEKDAYS_ABBR[weekday]))
@@ -291,11 +303,11 @@ def heatmap_tall(
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = ngettext(
-                "%(weekday)s %(hour)02d:00: %(count)s trip",
-                "%(weekday)s %(hour)02d:00: %(count)s trips",
-                count,
-            ) % {"weekday": day_name, "hour": hour, "count": count}
+            label = _cell_wording(wordings, count) % {
+                "weekday": day_name,
+                "hour": hour,
+                "count": count,
+            }
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{x}" '
                 f'y="{top + hour * cell_h}" width="{cell_w - 3}" height="{cell_h - 2}">'
