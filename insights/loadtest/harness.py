@@ -230,30 +230,43 @@ class Sampler(threading.Thread):
         self.join()
 
     def _sample(self) -> dict:
-        groups = {name: _tree_cpu(pid) for name, pid in list(self.groups.items())}
-        groups["postgres"] = _cpu_of(_backend_pids())
+        groups, rss = {}, {}
+        pids = {name: _tree(pid) for name, pid in list(self.groups.items())}
+        pids["postgres"] = _backend_pids()
+        for name, members in pids.items():
+            groups[name], rss[name] = _cpu_and_rss(members)
         times = psutil.cpu_times()
         busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
-        return {"at": time.time(), "groups": groups, "busy": busy, "load": os.getloadavg()}
+        return {
+            "at": time.time(),
+            "groups": groups,
+            "rss": rss,
+            "busy": busy,
+            "load": os.getloadavg(),
+        }
 
 
-def _tree_cpu(pid: int) -> dict[int, float]:
+def _tree(pid: int) -> list[int]:
     try:
         root = psutil.Process(pid)
-        return _cpu_of([root.pid, *(child.pid for child in root.children(recursive=True))])
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
     except psutil.NoSuchProcess:
-        return {}
+        return []
 
 
-def _cpu_of(pids: list[int]) -> dict[int, float]:
-    out = {}
+def _cpu_and_rss(pids: list[int]) -> tuple[dict[int, float], dict[int, int]]:
+    """CPU seconds and resident bytes of each process still there."""
+    cpu_of, rss_of = {}, {}
     for pid in pids:
         try:
-            cpu = psutil.Process(pid).cpu_times()
+            process = psutil.Process(pid)
+            with process.oneshot():
+                cpu, memory = process.cpu_times(), process.memory_info()
         except psutil.NoSuchProcess:
             continue
-        out[pid] = cpu.user + cpu.system
-    return out
+        cpu_of[pid] = cpu.user + cpu.system
+        rss_of[pid] = memory.rss
+    return cpu_of, rss_of
 
 
 def _backend_pids() -> list[int]:

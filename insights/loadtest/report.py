@@ -213,6 +213,17 @@ def machine_in_window(samples: list[dict], start: float, end: float) -> tuple[fl
     return inside[-1]["busy"] - inside[0]["busy"], inside[-1]["at"] - inside[0]["at"]
 
 
+def peak_rss(samples: list[dict], group: str, start: float, end: float) -> dict[str, int]:
+    """The largest resident memory (bytes) of one process of the group, and of the group."""
+    one = whole = 0
+    for s in samples:
+        if start <= s["at"] <= end:
+            sizes = s.get("rss", {}).get(group, {}).values()
+            one = max(one, max(sizes, default=0))
+            whole = max(whole, sum(sizes))
+    return {"process": one, "group": whole}
+
+
 def load_averages(samples: list[dict], start: float, end: float) -> tuple[float, float, float]:
     """(lowest, mean, highest) one-minute load average sampled between two times."""
     values = [s["load"][0] for s in samples if start <= s["at"] <= end]
@@ -411,6 +422,15 @@ def render(results: dict) -> str:
             ],
         ],
     )
+    if main.get("rss"):
+        rss = main["rss"]
+        lines += [
+            "",
+            f"Memory at its peak: gunicorn {rss['gunicorn']['group'] / 2**20:,.0f} MiB in all "
+            f"(the largest worker {rss['gunicorn']['process'] / 2**20:,.0f} MiB), the "
+            f"PostgreSQL backends {rss['postgres']['group'] / 2**20:,.0f} MiB resident "
+            "(shared buffers counted in each).",
+        ]
     for label, key in (("heaviest", "pages_heavy"), ("median", "pages_median")):
         who = results[key]
         lines += [

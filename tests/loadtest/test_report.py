@@ -150,6 +150,17 @@ def test_cpu_in_a_window_adds_each_processs_growth_and_a_new_process_from_zero()
     assert report.load_averages(samples, 0, 4) == (1.0, pytest.approx(5 / 3), 3.0)
 
 
+def test_peak_memory_is_the_largest_process_and_the_largest_sum_in_the_window():
+    samples = [
+        {"at": 0, "rss": {"gunicorn": {1: 100, 2: 300}}},
+        {"at": 2, "rss": {"gunicorn": {1: 250, 2: 200}}},
+        {"at": 9, "rss": {"gunicorn": {1: 900}}},  # outside the window
+    ]
+
+    assert report.peak_rss(samples, "gunicorn", 0, 5) == {"process": 300, "group": 450}
+    assert report.peak_rss(samples, "postgres", 0, 5) == {"process": 0, "group": 0}
+
+
 def results(**main_overrides):
     win = {
         "seconds": 300,

@@ -284,6 +284,10 @@ class Command(BaseCommand):
             "logins": logins,
             "cpu": _cpu(sampler.samples, steady.wall_start, steady.wall_end),
             "load": report.load_averages(sampler.samples, steady.wall_start, steady.wall_end),
+            "rss": {
+                group: report.peak_rss(sampler.samples, group, steady.wall_start, steady.wall_end)
+                for group in ("gunicorn", "postgres")
+            },
         }
         capacity = []
         if capacity_run is not None:
