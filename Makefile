@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install run test lint eval bench bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy bench-load translations clean
+.PHONY: install chromium run test lint bandit audit eval bench bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy bench-load translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,39 @@ run: install translations
 	@$(RUN_ENV) $(PY) manage.py demo_logins
 	$(RUN_ENV) $(BIN)/honcho -f Procfile.dev start
 
-test: install translations
+# The browser tests (tests/e2e) drive Debian's Chromium: Playwright's own browser download
+# cannot reach its server here. Installed once, as root, when it is missing.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "$(CHROMIUM) is missing and cannot be installed from here: as root on Debian," \
+	    "run apt-get install -y chromium (the browser tests need it)." >&2; \
+	  exit 1; \
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+	@test -x $(CHROMIUM) || { echo "apt-get ran but $(CHROMIUM) is still missing" >&2; exit 1; }
+
+chromium: $(CHROMIUM)
+
+test: install translations $(CHROMIUM)
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install bandit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# bandit -ll over the product's code (quiet unless it finds something); accepted findings
+# carry `# nosec <id>` and are listed in docs/security.md.
+bandit: install
+	@$(BIN)/bandit -c pyproject.toml -r accounts insights manage.py -ll -q 2>/dev/null \
+		|| $(BIN)/bandit -c pyproject.toml -r accounts insights manage.py -ll
+
+# The dependency audit needs a vulnerability service (PyPI's JSON API or OSV) over the
+# network; --strict fails when any installed package could not be checked.
+audit: bandit
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 bench-ingest: install
 	$(RUN_ENV) $(PY) manage.py bench_ingest

@@ -23,9 +23,11 @@ class AccountsConfig(AppConfig):
 
         from django.contrib.auth.signals import user_logged_in
 
+        from accounts.middleware import stamp_login
         from accounts.review import on_login
 
         user_logged_in.connect(on_login, dispatch_uid="accounts.consent_review")
+        user_logged_in.connect(stamp_login, dispatch_uid="accounts.session_clock")
 
         from accounts.data_classes import register_accounts_data
 

@@ -1,6 +1,7 @@
 """Forms for logging in, signing up, checking in, linking a store card, the profile and consent."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import (
     AdminUserCreationForm,
     AuthenticationForm,
@@ -105,9 +106,9 @@ class SignupForm(EmailUniqueMixin, BaseUserCreationForm):
         self.fields["language"].initial = (get_language() or "en")[:2]
         # One short sentence instead of the validators' four-item list.
         self.fields["password1"].help_text = _(
-            "At least 10 characters; not a common password, not only digits, "
-            "and not like your name or e-mail."
-        )
+            "At least %(count)d characters: a few words of your own work well. Not a common "
+            "password, and not like your name or e-mail."
+        ) % {"count": settings.PASSWORD_MIN_LENGTH}
         self.fields["password2"].help_text = ""
         self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
         self.fields["password2"].widget.attrs["autocomplete"] = "new-password"

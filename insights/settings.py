@@ -1,5 +1,6 @@
 """Django settings for Kvitto; every value comes from the environment (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "template_partials",
     "import_export",
     "csp",
+    "axes",
     "accounts",
     "insights.catalog",
     "insights.purchases",
@@ -56,17 +58,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "insights.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.ShopperPreferencesMiddleware",
     "accounts.middleware.ConsentReviewMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, so its lockout page still passes out through CSP and the other header middleware.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "insights.urls"
@@ -112,16 +118,6 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "purchases:history"
 LOGOUT_REDIRECT_URL = "home"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
-    },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("sv", _("Swedish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -151,15 +147,86 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Kvitto <kvitto@localhost>")
 
+# --- Security hardening (OWASP ASVS 5.0 level 2; docs/security.md) -----------------------
+# Passwords: Argon2id first; a login with an older hash stores it again as Argon2id.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# Length and a blocklist, no composition rules (ASVS 6.2.1, 6.2.4, 6.2.5, 6.2.11).
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 15)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "accounts.password_validation.PaddedCommonPasswordValidator"},
+    {"NAME": "accounts.password_validation.ContextWordsValidator"},
+]
+
+# Login throttling (django-axes): failures are counted per account, whatever the IP, under
+# a keyed hash of the e-mail address. At LOGIN_FAILURE_LIMIT failures within the cool-off
+# the account's logins pause until the failures are older than the cool-off: never a
+# permanent lock, and tries during the pause do not extend it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 60))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_key"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+# Axes' own log of every login would keep e-mail addresses and IPs nobody needs.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# axes.W006 asks to count by IP address as well. Counting by account alone already ignores
+# the user agents and cookies its hint is about; counting by address would let one
+# attacker pause every shopper behind the same carrier NAT, store Wi-Fi or proxy.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Sessions: a new id at every login (Django), ended after SESSION_IDLE_MINUTES without a
+# request or SESSION_MAX_HOURS after the login (accounts.middleware.SessionTimeoutMiddleware).
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
+# The middleware enforces both limits; the row and the cookie last until the absolute one.
+SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
+# Every cookie is Secure (off only for local development over http), HttpOnly (no script
+# reads one: htmx gets the CSRF token from the page) and SameSite=Lax. A "__Host-" name
+# binds it to this host over HTTPS, so a sibling subdomain cannot plant one (ASVS 3.3.3);
+# browsers refuse such names without Secure, so plain names go with insecure cookies.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+_COOKIE_PREFIX = "__Host-" if SESSION_COOKIE_SECURE else ""
+SESSION_COOKIE_NAME = f"{_COOKIE_PREFIX}sessionid"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_NAME = f"{_COOKIE_PREFIX}csrftoken"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_NAME = f"{_COOKIE_PREFIX}language"
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Messages ride in the session: the cookie store's "messages" cookie cannot take the prefix,
+# and a message may name the shopper.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Transport and browser protections. HSTS defaults to a year with subdomains in production.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 
 # No inline scripts or styles anywhere: htmx comes from django-htmx as a file.
@@ -175,6 +242,7 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     },
 }
+# --- End of security hardening --------------------------------------------------------------
 
 # Celery: an embedded filesystem broker unless CELERY_BROKER_URL names a real one.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -313,7 +381,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Tokens in URL paths (calendar feed, reset and unsubscribe links) never reach a line.
+    "filters": {"redact_secret_paths": {"()": "insights.log_redaction.RedactSecretPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

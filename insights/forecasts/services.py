@@ -148,7 +148,7 @@ def _history_postgres(*, customer_ids: list[int] | None, before: datetime) -> pd
         where.append("l.customer_id = ANY(%s)")
         params.append(customer_ids)
     sql = (
-        "SELECT l.customer_id, l.order_id, l.product_id, "  # noqa: S608  (table names only)
+        "SELECT l.customer_id, l.order_id, l.product_id, "  # noqa: S608  (table names only)  # nosec B608
         "(EXTRACT(EPOCH FROM l.placed_at) * 1000000)::bigint, l.quantity::float8, "
         "p.category_id, c.department_id "
         f"FROM {line} l JOIN {product} p ON p.id = l.product_id "
@@ -285,7 +285,7 @@ def current_payload(*, as_of: datetime) -> dict[str, Any]:
     if pk not in _payload_cache:
         blob = ForecastModel.objects.filter(pk=pk).values_list("payload", flat=True).get()
         _payload_cache.clear()
-        _payload_cache[pk] = pickle.loads(bytes(blob))  # noqa: S301  (our own rows)
+        _payload_cache[pk] = pickle.loads(bytes(blob))  # noqa: S301  (our own rows)  # nosec B301
     return _payload_cache[pk]
 
 
@@ -647,14 +647,14 @@ def _upsert_forecasts_postgres(rows: list[tuple]) -> None:
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in FORECAST_COLUMNS[2:])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE forecast_stage ON COMMIT DROP AS "  # noqa: S608
+            f"CREATE TEMP TABLE forecast_stage ON COMMIT DROP AS "  # noqa: S608  # nosec B608
             f"SELECT {columns} FROM {table} WITH NO DATA"
         )
         with cursor.cursor.copy(f"COPY forecast_stage ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM forecast_stage "  # noqa: S608
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM forecast_stage "  # noqa: S608  # nosec B608
             f"ON CONFLICT (user_id, product_id) DO UPDATE SET {updates}"
         )
         cursor.execute("DROP TABLE forecast_stage")
@@ -735,7 +735,7 @@ def _update_lists(*, users: pd.DataFrame, lists: dict[int, ShoppingList], as_of:
                 chunk = rows[start : start + 2000]
                 values = ", ".join(["(%s, %s::date, %s::integer)"] * len(chunk))
                 cursor.execute(
-                    f"UPDATE {table} AS l SET for_trip_on = v.trip, "  # noqa: S608
+                    f"UPDATE {table} AS l SET for_trip_on = v.trip, "  # noqa: S608  # nosec B608
                     f"typical_basket_size = v.size, computed_at = %s, status = %s, "
                     f"status_changed_at = %s FROM (VALUES {values}) AS v(id, trip, size) "
                     f"WHERE l.id = v.id",

@@ -207,7 +207,9 @@ def page_context(
             )
             for c in data["channels"]
         ],
-        "heatmap_chart": charts.heatmap(heat, window["start"], window["end"], base),
+        # Wide for a screen, tall for a phone; habits.css shows the one that fits.
+        "heatmap_chart": charts.heatmap(heat, window["start"], window["end"], base)
+        + charts.heatmap_tall(heat, window["start"], window["end"], base),
         "heat_rows": charts.heat_table(heat, [str(WEEKDAYS[i]) for i in range(7)]),
         "hours": range(24),
         "trend_unit": data["trend_unit"],

@@ -77,12 +77,17 @@ def load_lines(customer_ids: Iterable[int]) -> pd.DataFrame:
     cast to floating point in SQL: the analysis layer works in floats, and converting a
     million Decimals in Python would cost more than the query. `shopper` is the customer id.
     """
+    customer_ids = list(customer_ids)
+    if not customer_ids:
+        # A shopper who granted insights before linking a store card has no customer yet;
+        # an empty IN () is refused by the ORM, and there is nothing to read anyway.
+        return pd.DataFrame(columns=list(_FIELDS))
     analysable = Q(product__category__isnull=True) | Q(
         product__category__never_list=False,
         product__category__department__never_list=False,
     )
     queryset = (
-        OrderLine.objects.filter(customer_id__in=list(customer_ids))
+        OrderLine.objects.filter(customer_id__in=customer_ids)
         .filter(analysable)
         .annotate(
             f_quantity=Cast("quantity", FloatField()),

@@ -419,7 +419,7 @@ def _insert_products(rows: list[dict]) -> None:
     names = list(rows[0]) + list(constant)
     columns = [Product._meta.get_field(name).column for name in names]
     # Table and column names come from the model and are quoted; values are parameters.
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608  # nosec B608
         ops.quote_name(Product._meta.db_table),
         ", ".join(ops.quote_name(column) for column in columns),
         ", ".join(["%s"] * len(columns)),

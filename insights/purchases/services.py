@@ -241,7 +241,7 @@ def _lookup(
     table = connection.ops.quote_name(model._meta.db_table)
     key_column = connection.ops.quote_name(model._meta.get_field(key).column)
     value_column = connection.ops.quote_name(model._meta.get_field(value).column)
-    select = f"SELECT {key_column}, {value_column} FROM {table} WHERE {where}"  # noqa: S608
+    select = f"SELECT {key_column}, {value_column} FROM {table} WHERE {where}"  # noqa: S608  # nosec B608
     found: dict = {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -357,7 +357,7 @@ def _insert_products(template: Product, rows: list[tuple[str, str]]) -> None:
         params.append(tuple(values))
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608  # nosec B608
             "ON CONFLICT (sku) DO NOTHING",
             params,
         )
@@ -375,7 +375,7 @@ def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
     columns = ", ".join(column_list)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMPORARY TABLE kvitto_new_products ON COMMIT DROP AS "  # noqa: S608
+            f"CREATE TEMPORARY TABLE kvitto_new_products ON COMMIT DROP AS "  # noqa: S608  # nosec B608
             f"SELECT {columns} FROM {table} WITH NO DATA"
         )
         with cursor.cursor.copy(f"COPY kvitto_new_products ({columns}) FROM STDIN") as copy:
@@ -383,7 +383,7 @@ def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
                 values[sku_at], values[name_at] = sku, name
                 copy.write_row(values)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM kvitto_new_products "  # noqa: S608
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM kvitto_new_products "  # noqa: S608  # nosec B608
             "ON CONFLICT (sku) DO NOTHING"
         )
         cursor.execute("DROP TABLE kvitto_new_products")
@@ -563,7 +563,7 @@ def _lock_existing(model: type, ids: np.ndarray, *, lock: bool = True) -> None:
     suffix = " FOR KEY SHARE" if lock else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE id = ANY(%s){suffix}) found",  # noqa: S608
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE id = ANY(%s){suffix}) found",  # noqa: S608  # nosec B608
             [ids.tolist()],
         )
         found = cursor.fetchone()[0]
@@ -600,7 +600,7 @@ def _reserve_order_ids(count: int) -> np.ndarray:
         # key and be retried.
         # Past AUTOINCREMENT's high-water mark too, so a deleted order's id is never reused.
         cursor.execute(
-            f"SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM {table} "  # noqa: S608
+            f"SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM {table} "  # noqa: S608  # nosec B608
             "UNION ALL SELECT seq FROM sqlite_sequence WHERE name = %s)",
             [Order._meta.db_table],
         )
@@ -667,7 +667,7 @@ def _insert_many(model: type, names: list[str], table: pa.Table) -> None:
         columns.append(column.to_pylist())
     placeholders = ", ".join(["%s"] * len(names))
     sql = (
-        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608  # nosec B608
         f"({_columns(model, names)}) VALUES ({placeholders})"
     )
     rows = list(zip(*columns, strict=True))

@@ -1,6 +1,7 @@
 """Profile (name, language, time zone) and the language switch in the header."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +14,7 @@ def test_the_profile_saves_name_language_and_time_zone(alice_client, alice):
         URL, {"name": "Alice A.", "language": "sv", "time_zone": "Europe/Helsinki"}
     )
     assert response["Location"] == URL
-    assert response.cookies["django_language"].value == "sv"
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "sv"
     alice.refresh_from_db()
     assert (alice.name, alice.language, alice.time_zone) == ("Alice A.", "sv", "Europe/Helsinki")
     assert '<html lang="sv">' in alice_client.get(URL).content.decode()
@@ -62,7 +63,7 @@ def test_switching_language_when_logged_in_remembers_it_on_the_login(alice_clien
 def test_switching_language_anonymously_sets_the_cookie(client, db):
     response = client.post(reverse("accounts:set_language"), {"language": "sv", "next": "/"})
     assert response.status_code == 302
-    assert response.cookies["django_language"].value == "sv"
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "sv"
 
 
 def test_an_unknown_language_changes_nothing(alice_client, alice):

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -62,7 +63,7 @@ def test_sign_up_refuses_mismatched_and_weak_passwords(client):
 
 @pytest.mark.django_db
 def test_sign_up_preselects_the_current_language(client):
-    client.cookies["django_language"] = "sv"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "sv"
     body = client.get(reverse("accounts:signup")).content.decode()
     assert re.search(r'<option value="sv"\s+selected>', body)
 

@@ -62,6 +62,21 @@ def test_charts_have_titles_links_and_no_style_attributes(settings):
     assert re.search(r'href="/history/\?department=7&amp;from=2026-10-01&amp;to=2026-10-31"', svg)
 
 
+def test_the_phone_heat_map_has_the_same_cells_and_links_on_its_side():
+    matrix = [[0] * 24 for _ in range(7)]
+    matrix[5][10] = 4
+    wide = str(charts.heatmap(matrix, "2026-10-04", "2026-10-31", "/history/"))
+    tall = str(charts.heatmap_tall(matrix, "2026-10-04", "2026-10-31", "/history/"))
+    assert 'id="chart-heatmap-tall"' in tall and 'class="chart"' in tall
+    assert tall.count("<rect") == 168
+    assert re.findall(r"<title>[^<]*</title>", tall) == re.findall(r"<title>[^<]*</title>", wide)
+    assert re.findall(r'href="[^"]*"', tall) == re.findall(r'href="[^"]*"', wide)
+    # Saturday is the sixth column, 10:00 the eleventh row.
+    cell = re.search(r'<rect class="cell h5" x="(\d+)" y="(\d+)"', tall)
+    assert (int(cell[1]), int(cell[2])) == (32 + 5 * 40, 22 + 10 * 16)
+    assert "style=" not in tall
+
+
 def test_the_heat_scale_has_an_empty_step_and_five_shades():
     assert charts.heat_class(0, 10) == "h0"
     assert charts.heat_class(1, 10) == "h1"

@@ -12,7 +12,13 @@ from accounts.purposes import INSIGHTS
 from insights.habits import services, tasks
 from insights.habits.models import HabitHighlight, HabitSnapshot
 from insights.purchases.signals import history_changed
-from tests.factories import CategoryFactory, DepartmentFactory, OrderLineFactory, ProductFactory
+from tests.factories import (
+    CategoryFactory,
+    DepartmentFactory,
+    OrderLineFactory,
+    ProductFactory,
+    UserFactory,
+)
 from tests.habits.factories import grant_insights, shop
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -45,6 +51,18 @@ def test_the_refresh_stores_every_standard_period_with_its_aggregates(alice_shop
     assert three.data["totals"]["discount"] == "75.00"
     assert {c["category"] for c in three.data["categories"]} == {"Dairy", "Snacks"}
     assert three.source_last_order_at == datetime(2026, 10, 29, 9, tzinfo=UTC)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_shopper_without_a_store_card_gets_empty_summaries_not_an_error(db):
+    # Check-in asks for consent before the card is linked: the grant's refresh runs then.
+    user = UserFactory(email="newcomer@example.com")
+    grant_insights(user)
+    assert tasks.refresh_habits_task(user.pk) == "refreshed"
+    snapshots = HabitSnapshot.objects.filter(user=user)
+    assert {s.period for s in snapshots} == {"4w", "3m", "12m"}
+    assert {s.status for s in snapshots} == {HabitSnapshot.Status.FRESH}
+    assert {s.data["totals"]["trips"] for s in snapshots} == {0}
 
 
 @time_machine.travel(NOW, tick=False)

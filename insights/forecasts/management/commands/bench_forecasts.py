@@ -330,7 +330,7 @@ class Command(BaseCommand):
                     chunk = rows[start : start + 5000]
                     values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
                     cursor.execute(
-                        f"UPDATE {table} AS p SET name = v.name, brand = v.brand, "  # noqa: S608
+                        f"UPDATE {table} AS p SET name = v.name, brand = v.brand, "  # noqa: S608  # nosec B608
                         f"category_id = v.category_id, reviewed = TRUE "
                         f"FROM (VALUES {values}) AS v(sku, name, brand, category_id) "
                         f"WHERE p.sku = v.sku",
