@@ -85,8 +85,23 @@ def refusal(vendor: str, state: DemoState) -> str | None:
     return None
 
 
+def pending_migrations() -> list[str]:
+    """Migrations the code has and the database has not ("app.name")."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    targets = executor.loader.graph.leaf_nodes()
+    return [f"{m.app_label}.{m.name}" for m, _ in executor.migration_plan(targets)]
+
+
 def check_full_demo() -> DemoState:
     """The demo state, or NotReady naming the command that fills the database."""
+    pending = pending_migrations()
+    if pending:
+        raise NotReady(
+            f"The database lacks {len(pending)} migration(s) of this code ({pending[0]}, ...): "
+            "run `manage.py migrate` on it first."
+        )
     state = demo_state()
     problem = refusal(connection.vendor, state)
     if problem:

@@ -29,6 +29,17 @@ def test_an_empty_database_is_refused_naming_the_command_that_fills_it(db):
         prepare.check_full_demo()
 
 
+def test_a_migrated_database_has_no_pending_migrations(db):
+    assert prepare.pending_migrations() == []
+
+
+def test_a_database_behind_the_codes_migrations_is_refused_naming_migrate(db, monkeypatch):
+    monkeypatch.setattr(prepare, "pending_migrations", lambda: ["axes.0010_accessattempt"])
+
+    with pytest.raises(prepare.NotReady, match=r"axes.0010_accessattempt.*manage.py migrate"):
+        prepare.check_full_demo()
+
+
 def test_the_bench_command_stops_with_that_message_before_starting_anything(db):
     with pytest.raises(CommandError, match="load_demo --households all"):
         call_command("bench_load", "--no-capacity")
