@@ -6,10 +6,12 @@ the nightly Celery jobs run (the same batch functions, the same chunk sizes) in 
 process, and says how long each took: those figures are what one worker does.
 """
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -148,18 +150,45 @@ def derived_state() -> Derived:
 
 @dataclass
 class DeriveTimings:
-    """Wall and CPU seconds (this process) per step, with the shoppers each step covered."""
+    """Per step: shoppers covered, wall seconds, this process's CPU seconds, and the CPU
+    seconds of the PostgreSQL backend serving it (None where /proc cannot tell)."""
 
-    steps: list[tuple[str, int, float, float]] = field(default_factory=list)
+    steps: list[tuple[str, int, float, float, float | None]] = field(default_factory=list)
 
-    def add(self, name: str, shoppers: int, wall: float, cpu: float) -> None:
-        self.steps.append((name, shoppers, wall, cpu))
+    def add(self, name: str, shoppers: int, wall: float, cpu: float, db: float | None) -> None:
+        self.steps.append((name, shoppers, wall, cpu, db))
+
+
+def backend_cpu_seconds() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, read from /proc.
+
+    The server runs on this machine in the benchmark; elsewhere (or on another OS) there
+    is no such file and the figure is left out.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _timed(timings: DeriveTimings, name: str, shoppers: int, work: Callable[[], object]) -> None:
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, db = time.perf_counter(), time.process_time(), backend_cpu_seconds()
     work()
-    timings.add(name, shoppers, time.perf_counter() - wall, time.process_time() - cpu)
+    db_after = backend_cpu_seconds()
+    timings.add(
+        name,
+        shoppers,
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+        None if db is None or db_after is None else db_after - db,
+    )
 
 
 def _chunks(ids: list[int], size: int) -> list[list[int]]:

@@ -126,9 +126,10 @@ class Command(BaseCommand):
             f"lists, {derived.pantries_missing} pantries)..."
         )
         timings = prepare.derive_for_everyone(say=self.stdout.write)
-        for name, shoppers, wall, cpu in timings.steps:
+        for name, shoppers, wall, cpu, db in timings.steps:
+            database = "" if db is None else f", PostgreSQL {db:.1f} s CPU"
             self.stdout.write(
-                f"  {name}: {shoppers:,} shoppers, {wall:.1f} s wall, {cpu:.1f} s CPU"
+                f"  {name}: {shoppers:,} shoppers, {wall:.1f} s wall, {cpu:.1f} s CPU{database}"
             )
         return timings.steps
 
