@@ -238,7 +238,7 @@ def derive_for_everyone(
     say(f"pantry: {len(pantries):,} pantries")
     _timed(
         timings,
-        "pantry build (first, from every receipt)",
+        "pantry build (receipts since each last build)",
         len(pantries),
         lambda: pantry.build_pantries(user_ids=pantries, now=now),
     )

@@ -88,7 +88,7 @@ def test_deriving_fills_habits_lists_and_pantries_of_consenting_shoppers_only(db
         "habits (3 periods each)",
         "forecast model fit",
         "forecasts and lists",
-        "pantry build (first, from every receipt)",
+        "pantry build (receipts since each last build)",
         "reminder job (first run)",
     ]
     per_step = [shoppers for name, shoppers, *_ in timings.steps if "fit" not in name]
