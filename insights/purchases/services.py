@@ -273,11 +273,14 @@ def _resolve_customers(orders: pd.DataFrame) -> tuple[dict[str, int], list[tuple
             [kind],
         )
         known.update((f"{kind}\x00{value}", customer) for value, customer in rows.items())
-    new = [
+    # Sorted, so that concurrent batches creating the same identifiers take their locks in
+    # one order: one waits for the other (then retries on the unique key) instead of both
+    # deadlocking.
+    new = sorted(
         (kind, value)
         for kind, value in zip(pairs["customer_kind"], pairs["customer_value"], strict=True)
         if f"{kind}\x00{value}" not in known
-    ]
+    )
     return known, new
 
 
@@ -297,7 +300,8 @@ def _create_customers(pairs: list[tuple[str, str]]) -> dict[str, int]:
 def _resolve_products(lines: pd.DataFrame) -> tuple[dict[str, int], list[str]]:
     skus = pd.unique(lines["sku"]).tolist()
     known = _product_ids(skus)
-    return known, [sku for sku in skus if sku not in known]
+    # Sorted for the same reason as new customers: one lock order across concurrent batches.
+    return known, sorted(sku for sku in skus if sku not in known)
 
 
 def _product_ids(skus: list[str]) -> dict[str, int]:
@@ -384,7 +388,7 @@ def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
                 copy.write_row(values)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM kvitto_new_products "  # noqa: S608  # nosec B608
-            "ON CONFLICT (sku) DO NOTHING"
+            "ORDER BY sku ON CONFLICT (sku) DO NOTHING"
         )
         cursor.execute("DROP TABLE kvitto_new_products")
 

@@ -15,6 +15,10 @@ Mapping of the data (documented in docs/ingestion.md):
     the shelf price before any discount, so amount_paid = quantity x unit_price - discounts.
 Lines with quantity 0 (about 8,900) break the rule "quantity > 0"; they are counted,
 printed and left out before ingesting, as a store's system would have to do.
+
+With `--clients N` the batches are dealt round-robin to N child processes that ingest at
+the same time, as several tills or API workers would; the wall time runs from the moment
+all of them start to the moment the last one commits.
 """
 
 import json
@@ -149,16 +153,39 @@ class Command(BaseCommand):
             "afterwards). Default: kvitto_bench_<pid>_<time>.",
         )
         parser.add_argument(
-            "--child",
-            action="store_true",
-            # internal: run one target
-            help="(internal) ingest into the database DATABASE_URL points at.",
+            "--clients",
+            type=int,
+            default=1,
+            help="Processes ingesting at the same time, each a share of the batches (default 1).",
         )
+        parser.add_argument(
+            "--child",
+            choices=("ingest", "migrate", "verify"),
+            # internal: one step of one target
+            help="(internal) a step run against the database DATABASE_URL points at.",
+        )
+        parser.add_argument("--client-index", type=int, default=0, help="(internal)")
+        parser.add_argument("--expect", default="", help="(internal) lines,orders to verify")
 
     def handle(self, *args: Any, **options: Any) -> None:
         households = None if options["households"] == "all" else int(options["households"])
-        if options["child"]:
-            self._child(households, options["batch_orders"])
+        if options["clients"] < 1:
+            raise CommandError("--clients must be at least 1")
+        if options["child"] == "migrate":
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0, skip_checks=True)
+            return
+        if options["child"] == "verify":
+            self._verify(options["expect"])
+            return
+        if options["child"] == "ingest":
+            self._child(
+                households,
+                options["batch_orders"],
+                client=options["client_index"],
+                clients=options["clients"],
+            )
             return
         targets = options["target"] or list(TARGETS)
         explicit = bool(options["target"])
@@ -186,33 +213,78 @@ class Command(BaseCommand):
         self.stdout.write(f"{target}: migrating a fresh database and ingesting …")
         env = {**os.environ, "DATABASE_URL": url, "KVITTO_VAR_DIR": var_dir}
         env.setdefault("SECRET_KEY", "bench-only")
-        command = [
+        base = [
             sys.executable,
             str(Path(settings.BASE_DIR) / "manage.py"),
             "bench_ingest",
-            "--child",
             "--households",
             str(options["households"]),
             "--batch-orders",
             str(options["batch_orders"]),
+            "--clients",
+            str(options["clients"]),
         ]
+        self._step([*base, "--child", "migrate"], env, target)
+        children = [
+            subprocess.Popen(  # noqa: S603  (our own manage.py, fixed arguments)
+                [*base, "--child", "ingest", "--client-index", str(index)],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for index in range(options["clients"])
+        ]
+        try:
+            # Each child builds its frame first; all start ingesting together on "go".
+            for child in children:
+                if child.stdout.readline().strip() != "ready":
+                    raise CommandError(f"{target} benchmark failed:\n{child.stderr.read()[-4000:]}")
+            for child in children:
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            results = []
+            for child in children:
+                out, err = child.communicate()
+                if child.returncode != 0:
+                    raise CommandError(f"{target} benchmark failed:\n{err[-4000:]}")
+                results.append(json.loads(out.strip().splitlines()[-1]))
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+        result = _combine(results)
+        self._step(
+            [*base, "--child", "verify", "--expect", f"{result['lines']},{result['orders']}"],
+            env,
+            target,
+        )
+        result["target"] = target
+        return result
+
+    def _step(self, command: list[str], env: dict, target: str) -> None:
         completed = subprocess.run(  # noqa: S603  (our own manage.py, fixed arguments)
             command, env=env, capture_output=True, text=True, check=False
         )
         if completed.returncode != 0:
             raise CommandError(f"{target} benchmark failed:\n{completed.stderr[-4000:]}")
-        result = json.loads(completed.stdout.strip().splitlines()[-1])
-        result["target"] = target
-        return result
 
-    def _child(self, households: int | None, batch_orders: int) -> None:
-        from django.core.management import call_command
-        from django.db import connection
-
+    def _verify(self, expect: str) -> None:
         from insights.purchases.models import Order, OrderLine
+
+        lines, orders = (int(value) for value in expect.split(","))
+        stored = (OrderLine.objects.count(), Order.objects.count())
+        if stored != (lines, orders):
+            raise CommandError(
+                f"stored {stored} (lines, orders), the clients reported {lines, orders}"
+            )
+
+    def _child(
+        self, households: int | None, batch_orders: int, *, client: int, clients: int
+    ) -> None:
         from insights.purchases.services import ingest_lines
 
-        call_command("migrate", verbosity=0, skip_checks=True)
         started = time.perf_counter()
         frame, zero_quantity = complete_journey_frame(households)
         frame_seconds = time.perf_counter() - started
@@ -226,11 +298,18 @@ class Command(BaseCommand):
             bounds = np.unique(np.append(bounds, len(frame)))
         else:
             bounds = np.array([0, len(frame)])
-        load_before = os.getloadavg()[0]
-        ingest_seconds = cpu_seconds = 0.0
+        # Batches dealt round-robin, so every client sees the whole year, as tills would.
+        mine = list(zip(bounds[:-1], bounds[1:], strict=True))[client::clients]
         server_before = _server_cpu_seconds()
+        self.stdout.write("ready")
+        self.stdout.flush()
+        sys.stdin.readline()
+
+        load_before = os.getloadavg()[0]
+        began = time.time()
+        ingest_seconds = cpu_seconds = 0.0
         orders = lines = 0
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        for start, stop in mine:
             batch = frame.iloc[start:stop]
             t0, c0 = time.perf_counter(), time.process_time()
             result = ingest_lines(source="completejourney", lines=batch)
@@ -240,16 +319,19 @@ class Command(BaseCommand):
                 raise CommandError(f"ingest failed: {result.errors[:5]}")
             orders += result.orders_created
             lines += result.lines_created
-        assert OrderLine.objects.count() == lines and Order.objects.count() == orders
+        ended = time.time()
+        from django.db import connection
+
         payload = {
             "vendor": connection.vendor,
             "lines": lines,
             "orders": orders,
-            "batches": len(bounds) - 1,
+            "batches": len(mine),
             "zero_quantity_skipped": zero_quantity,
             "frame_seconds": round(frame_seconds, 2),
+            "began": began,
+            "ended": ended,
             "ingest_seconds": round(ingest_seconds, 2),
-            "lines_per_second": round(lines / ingest_seconds) if ingest_seconds else None,
             # CPU seconds do not grow when other work shares the machine; wall time does.
             "client_cpu_seconds": round(cpu_seconds, 1),
             "server_cpu_seconds": (
@@ -271,7 +353,8 @@ class Command(BaseCommand):
         zero = results[0]["zero_quantity_skipped"]
         self.stdout.write(
             f"\nThe Complete Journey, households={options['households']}, "
-            f"batch={options['batch_orders'] or 'all'} orders; "
+            f"batch={options['batch_orders'] or 'all'} orders, "
+            f"{options['clients']} client(s) at once; "
             f"{zero} lines with quantity 0 left out.\n"
         )
         header = (
@@ -290,6 +373,31 @@ class Command(BaseCommand):
                 f"{r['peak_rss_mb']:>13,}"
                 f"{r['load_average_1min_before']:>6}→{r['load_average_1min']:<4}"
             )
+
+
+def _combine(results: list[dict]) -> dict:
+    """One row from the clients' rows: wall time from the first start to the last commit."""
+    first = results[0]
+    server = [r["server_cpu_seconds"] for r in results]
+    wall = max(r["ended"] for r in results) - min(r["began"] for r in results)
+    lines = sum(r["lines"] for r in results)
+    return {
+        "vendor": first["vendor"],
+        "clients": len(results),
+        "lines": lines,
+        "orders": sum(r["orders"] for r in results),
+        "batches": sum(r["batches"] for r in results),
+        "zero_quantity_skipped": first["zero_quantity_skipped"],
+        "frame_seconds": max(r["frame_seconds"] for r in results),
+        "ingest_seconds": round(wall, 2),
+        "lines_per_second": round(lines / wall) if wall else None,
+        "client_cpu_seconds": round(sum(r["client_cpu_seconds"] for r in results), 1),
+        "server_cpu_seconds": None if None in server else round(sum(server), 1),
+        "rss_before_ingest_mb": max(r["rss_before_ingest_mb"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "load_average_1min_before": max(r["load_average_1min_before"] for r in results),
+        "load_average_1min": max(r["load_average_1min"] for r in results),
+    }
 
 
 def _cpu(r: dict) -> str:
