@@ -4,14 +4,13 @@ Each process this module starts is stopped by the context manager that started i
 failed run leaves no server behind on the shared machine.
 """
 
+import http.client
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,25 +92,36 @@ def gunicorn(config: ServerConfig, *, ready_timeout: float = 90) -> Iterator[sub
             stderr=stderr,
         )
     try:
-        _wait_ready(f"{config.url}/accounts/login/", process, ready_timeout)
+        _wait_ready(config.port, process, ready_timeout)
         yield process
     finally:
         _stop(process)
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
+def _login_page_status(port: int, timeout: float) -> int:
+    """The status of GET /accounts/login/ on the loopback (plain HTTP, no URL schemes)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/accounts/login/")
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def _wait_ready(port: int, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}; see its error log.")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if _login_page_status(port, 5) == 200:
+                return
+        except (OSError, http.client.HTTPException):
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"gunicorn did not answer {url} within {timeout:.0f} s.")
+    raise RuntimeError(f"gunicorn did not answer on port {port} within {timeout:.0f} s.")
 
 
 def _stop(process: subprocess.Popen, grace: float = 30) -> None:
@@ -125,11 +135,10 @@ def _stop(process: subprocess.Popen, grace: float = 30) -> None:
         process.wait()
 
 
-def warm_up(url: str, requests: int) -> None:
+def warm_up(port: int, requests: int) -> None:
     """Let every worker load the URL map and templates before anything is timed."""
     for _ in range(requests):
-        with urllib.request.urlopen(f"{url}/accounts/login/", timeout=30):  # noqa: S310
-            pass
+        _login_page_status(port, 30)
 
 
 @dataclass

@@ -232,7 +232,7 @@ class Command(BaseCommand):
         try:
             with harness.gunicorn(config) as server:
                 sampler.watch("gunicorn", server.pid)
-                harness.warm_up(config.url, options["workers"] * options["threads"] * 4)
+                harness.warm_up(config.port, options["workers"] * options["threads"] * 4)
                 self.stdout.write(
                     f"Main run: {users} shoppers for {options['seconds']} s "
                     f"(load average {os.getloadavg()[0]:.2f})..."
