@@ -98,7 +98,8 @@ $(BENCH_STAMP): $(STAMP)
 
 bench-load: $(BENCH_STAMP) translations
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-bench-load-only-secret-key-never-used-in-production} \
-		PATH=$(abspath $(BIN)):$$PATH $(PY) manage.py bench_load $(BENCH_LOAD_ARGS)
+		STATIC_ROOT=$(abspath var/bench/static) PATH=$(abspath $(BIN)):$$PATH \
+		$(PY) manage.py bench_load $(BENCH_LOAD_ARGS)
 
 bench: bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy bench-load
 
