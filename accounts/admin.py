@@ -2,8 +2,9 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,8 +21,25 @@ from accounts.models import (
 )
 
 
+class ShopperDataAdmin(admin.ModelAdmin):
+    """Admin of rows that belong to a shopper.
+
+    Django's history page looks the object up before it checks permission: staff without
+    access to the model would get a redirect for an unknown id and a 403 for a real one,
+    and so learn which shoppers exist. Here every id gets the 403, as in the change and
+    delete pages.
+    """
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ShopperDataAdmin, DjangoUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserAddForm
     ordering = ["email"]
@@ -79,7 +97,7 @@ class LinkCodeInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ShopperDataAdmin):
     list_display = ["__str__", "identifier_list", "user", "linked_at", "created_at"]
     list_filter = [("user", admin.EmptyFieldListFilter)]
     search_fields = ["identifiers__value", "user__email"]
@@ -112,7 +130,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(ShopperDataAdmin):
     """The consent log is append-only: it can be read here, never added to or edited."""
 
     list_display = ["at", "user", "purpose", "granted", "method", "text_version"]

@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +15,7 @@ from accounts import services
 from accounts.consent import is_allowed, outdated_grants
 from accounts.models import ConsentEvent, CustomerIdentifier, PurposeText
 from accounts.purposes import PURPOSES
-from insights.api.authentication import ApiKeyAuthentication
+from insights.api.authentication import ApiKeyAuthentication, SessionRefusedAuthentication
 from insights.api.models import ConsentRead, Scope
 from insights.api.permissions import HasScope
 
@@ -61,9 +62,16 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# Api-Key first, so a request without credentials is asked for a key (401); sessions next, so
+# a logged-in shopper is refused (403) like any caller without the scope, as on ingestion.
+STORE_AUTHENTICATION = [ApiKeyAuthentication, SessionRefusedAuthentication]
+
+
 class _LinkScopeView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
+    authentication_classes = STORE_AUTHENTICATION
     permission_classes = [HasScope(Scope.LINK)]
+    # The customer is a nested object, which a form body cannot carry.
+    parser_classes = [JSONParser]
 
 
 class LinkCodeCreateView(_LinkScopeView):
@@ -183,6 +191,10 @@ CUSTOMER_REF_HELP = (
 )
 
 
+# What parse_customer_ref accepts: a kind, a colon, and a value that is not only blanks.
+CUSTOMER_REF_PATTERN = rf"^(?:{'|'.join(CustomerIdentifier.Kind.values)}):[^/]*\S[^/]*$"
+
+
 def parse_customer_ref(ref: str) -> tuple[str, str] | None:
     kind, sep, value = ref.partition(":")
     if not sep or kind not in CustomerIdentifier.Kind.values or not value.strip():
@@ -191,7 +203,7 @@ def parse_customer_ref(ref: str) -> tuple[str, str] | None:
 
 
 class CustomerConsentsView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
+    authentication_classes = STORE_AUTHENTICATION
     permission_classes = [HasScope(Scope.CONSENTS)]
 
     @extend_schema(
@@ -208,6 +220,7 @@ class CustomerConsentsView(APIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.PATH,
                 description=CUSTOMER_REF_HELP,
+                pattern=CUSTOMER_REF_PATTERN,
                 examples=[OpenApiExample("Loyalty card", value="loyalty_card:6001234567")],
             )
         ],

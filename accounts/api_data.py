@@ -19,7 +19,9 @@ class DataExportSerializer(serializers.ModelSerializer):
         "not expired; null otherwise."
     )
     row_counts = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Rows per file of the ZIP, once ready."
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Rows per file of the ZIP, once ready.",
     )
 
     class Meta:

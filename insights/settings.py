@@ -375,6 +375,12 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "insights.purchases.models.Channel",
         "IngestChannelEnum": [("store", "store"), ("web", "web"), ("app", "app")],
     },
+    # The enum hook is drf-spectacular's default; ours documents the error answers
+    # (tests/test_api_fuzz.py holds every answer to the schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "insights.api.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -17,3 +17,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+# A URL under /api/ that matches no route answers JSON, like the API's own 404s.
+handler404 = "insights.views.not_found"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.admin import ShopperDataAdmin
 from insights.api.models import ConsentRead, IntegrationClient, Scope
 
 
@@ -77,7 +78,7 @@ class IntegrationClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentRead)
-class ConsentReadAdmin(admin.ModelAdmin):
+class ConsentReadAdmin(ShopperDataAdmin):
     """Which system read which customer's consents, and when: read-only, like any audit log."""
 
     list_display = ["at", "client", "customer"]

@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from insights.api.models import IntegrationClient, hash_key
@@ -28,3 +29,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
+
+
+class SessionRefusedAuthentication(SessionAuthentication):
+    """Recognises a logged-in shopper on the store's endpoints only so that they are refused.
+
+    Those endpoints act for API keys alone (`HasScope` admits nothing else), so a shopper's
+    session gets a 403 there rather than a request for a key (401). Since a session can do
+    nothing on them, there is nothing for a CSRF check to protect; it is skipped because it
+    would read the body first and answer a malformed one with a 400 instead of the refusal.
+    """
+
+    def enforce_csrf(self, request: Request) -> None:
+        return None

@@ -55,7 +55,7 @@ class ItemSerializer(serializers.Serializer):
             return None
         return {"id": product.pk, "sku": product.sku, "name": product.name}
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_department(self, row: Row) -> str | None:
         return row.item.department.name if row.item.department_id else None
 
@@ -63,7 +63,7 @@ class ItemSerializer(serializers.Serializer):
     def get_confidence(self, row: Row) -> str:
         return "" if row.popular else row.item.confidence
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_expected_date(self, row: Row) -> str | None:
         forecast = row.forecast
         if forecast is None or forecast.expected_date is None or row.popular:
@@ -152,7 +152,11 @@ class OwnItemView(APIView):
 
     @extend_schema(
         request=OwnItemSerializer,
-        responses={201: ItemSerializer, 400: OpenApiResponse(description="Nothing to add.")},
+        responses={
+            201: ItemSerializer,
+            400: OpenApiResponse(description="Nothing to add."),
+            404: OpenApiResponse(description="No active product with that id or SKU."),
+        },
         summary="Add your own item (a product by id or SKU, or free text)",
         tags=["shopping list"],
     )

@@ -29,7 +29,11 @@ SEARCH_LIMIT = 8
 
 
 def _predictions_required(view):
-    """Log in, and show the feature gate instead of the view until `predictions` is granted."""
+    """Log in, and show the feature gate instead of the view until `predictions` is granted.
+
+    Actions put `require_POST` outside it: any other method on an action URL is a 405 for
+    everyone, never a gate page that answers 200 whatever the item id.
+    """
 
     @login_required
     @wraps(view)
@@ -79,8 +83,8 @@ def index(request: HttpRequest) -> HttpResponse:
     return _render_list(request)
 
 
-@_predictions_required
 @require_POST
+@_predictions_required
 def item_action(request: HttpRequest, pk: int) -> HttpResponse:
     item = _get_item_for_user(request, pk)
     action = request.POST.get("action", "")
@@ -97,8 +101,8 @@ def item_action(request: HttpRequest, pk: int) -> HttpResponse:
     return _done(request)
 
 
-@_predictions_required
 @require_POST
+@_predictions_required
 def add_item(request: HttpRequest) -> HttpResponse:
     product = None
     if request.POST.get("product"):
@@ -150,8 +154,8 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "forecasts/search.html", context)
 
 
-@_predictions_required
 @require_POST
+@_predictions_required
 def refresh(request: HttpRequest) -> HttpResponse:
     services.request_refresh(user_ids=[request.user.pk])
     return _done(request)

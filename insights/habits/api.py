@@ -1,5 +1,7 @@
 """GET /api/v1/me/habits: the shopper's stored habit aggregates and highlights."""
 
+from datetime import date
+
 from django.conf import settings
 from django.http import QueryDict
 from django.urls import path
@@ -42,12 +44,23 @@ class HabitsSerializer(serializers.Serializer):
     highlights = HighlightSerializer(many=True)
 
 
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse(query: QueryDict) -> tuple[str, object]:
     from insights.habits.views import parse_period
 
     period = query.get("period", "3m")
     if period not in ("4w", "3m", "12m", "custom"):
         raise ValidationError({"period": _("Use 4w, 3m, 12m or custom (with from and to).")})
+    for name in ("from", "to"):
+        if name in query and not _is_date(query[name]):
+            raise ValidationError({name: _("Give a date as YYYY-MM-DD.")})
     key, window, error = parse_period(query)
     if error:
         raise ValidationError({"period": error})

@@ -36,13 +36,15 @@ class EstimateSerializer(serializers.Serializer):
 
 
 class PantryItemSerializer(serializers.ModelSerializer):
-    product = PantryProductSerializer()
-    estimate = EstimateSerializer(source="*")
+    # Read-only throughout: items change through the pantry's services, never this serializer.
+    product = PantryProductSerializer(read_only=True)
+    estimate = EstimateSerializer(source="*", read_only=True)
     status = serializers.SerializerMethodField(
         help_text="expired, due_soon or fresh on today's date in your time zone."
     )
     usual_days = serializers.IntegerField(
         allow_null=True,
+        read_only=True,
         help_text="Median days between your purchases of this product (how long a pack lasts you).",
     )
 
@@ -62,6 +64,7 @@ class PantryItemSerializer(serializers.ModelSerializer):
             "estimate",
             "usual_days",
         ]
+        read_only_fields = fields
 
     def get_status(self, item: PantryItem) -> str:
         return item.status_on(self.context["today"])

@@ -88,6 +88,7 @@ class OrderDetailSerializer(OrderSerializer):
         read_only_fields = fields
 
 
+POSITIVE_ID = {"type": "integer", "minimum": 1}
 FILTER_PARAMETERS = [
     OpenApiParameter("q", str, description="Text in a bought product's name or brand, or its SKU."),
     OpenApiParameter(
@@ -96,8 +97,8 @@ FILTER_PARAMETERS = [
     OpenApiParameter(
         "to", OpenApiTypes.DATE, description="Last day, inclusive, in the shopper's time zone."
     ),
-    OpenApiParameter("category", int, description="Orders with at least one line in it."),
-    OpenApiParameter("department", int, description="Orders with at least one line in it."),
+    OpenApiParameter("category", POSITIVE_ID, description="Orders with at least one line in it."),
+    OpenApiParameter("department", POSITIVE_ID, description="Orders with at least one line in it."),
     OpenApiParameter("channel", str, enum=Channel.values),
     OpenApiParameter(
         "weekday", int, enum=list(range(7)), description="0 = Monday … 6 = Sunday, local time."

@@ -4,15 +4,20 @@ import json
 
 from django.conf import settings
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from insights.api.authentication import ApiKeyAuthentication
+from insights.api.authentication import ApiKeyAuthentication, SessionRefusedAuthentication
 from insights.api.models import IntegrationClient, Scope
 from insights.api.permissions import HasScope
 from insights.purchases.services import SOURCE_MAX, ingest_orders
@@ -22,52 +27,79 @@ def max_batch_orders() -> int:
     return getattr(settings, "MAX_INGEST_BATCH_ORDERS", 5000)
 
 
-# Serializers describe the schema; the service validates (so errors come row by row).
+# Serializers describe the schema; the service validates (so errors come row by row). The
+# schema says what the service takes: text without NUL (which the database cannot store),
+# required text with a character that is not blank, and amounts and quantities as decimal
+# strings within its limits.
+STORABLE = r"[^\x00]"
+VISIBLE = r"[^\s\x00]"
+
+
+def _text(max_length: int, *, blank: bool = False, **kwargs: object) -> serializers.RegexField:
+    pattern = rf"^{STORABLE}*$" if blank else rf"^{STORABLE}*{VISIBLE}{STORABLE}*$"
+    return serializers.RegexField(pattern, max_length=max_length, **kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(?:\.\d{1,2})?$"}
+)
+class MoneyField(serializers.DecimalField):
+    """An amount of at least 0 with at most two decimals, below 10^10."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^0*(?:[1-9]\d{0,6}(?:\.\d{1,3})?|0?\.\d{0,2}[1-9])$",
+    }
+)
+class QuantityField(serializers.DecimalField):
+    """More than 0, with at most three decimals, below 10^7."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_digits=10, decimal_places=3, **kwargs)
+
+
 class IngestCustomerSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["loyalty_card", "web", "app"])
-    value = serializers.CharField(max_length=64)
+    value = _text(64)
 
 
 class IngestLineSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(
-        max_length=200, required=False, help_text="Names the product if the SKU is new."
-    )
-    quantity = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=0)
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    amount_paid = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    discount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, default=0
-    )
-    coupon_discount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, default=0
-    )
+    sku = _text(64)
+    name = _text(200, blank=True, required=False, help_text="Names the product if the SKU is new.")
+    quantity = QuantityField()
+    unit_price = MoneyField()
+    amount_paid = MoneyField()
+    discount = MoneyField(required=False, default=0)
+    coupon_discount = MoneyField(required=False, default=0)
 
 
 class IngestOrderSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
+    external_id = _text(64, help_text="The order's id in the source system; unique per batch.")
     customer = IngestCustomerSerializer()
     channel = serializers.ChoiceField(choices=["store", "web", "app"])
-    store_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    store_id = _text(32, blank=True, required=False, allow_blank=True)
     placed_at = serializers.DateTimeField(help_text="ISO 8601 with an offset or Z.")
     currency = serializers.RegexField(r"^[A-Z]{3}$")
-    total_amount = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        required=False,
-        help_text="When given, must equal the sum of the lines' amount_paid.",
+    total_amount = MoneyField(
+        required=False, help_text="When given, must equal the sum of the lines' amount_paid."
     )
-    lines = IngestLineSerializer(many=True)
+    lines = serializers.ListField(child=IngestLineSerializer(), min_length=1)
 
 
 class IngestRequestSerializer(serializers.Serializer):
-    source = serializers.CharField(
-        max_length=SOURCE_MAX,
+    source = _text(
+        SOURCE_MAX,
         required=False,
         help_text="The system the orders come from; defaults to the API client's name. "
         "Orders are idempotent on (source, external_id).",
     )
-    orders = IngestOrderSerializer(many=True)
+    orders = serializers.ListField(child=IngestOrderSerializer(), min_length=1)
 
 
 class IngestResultSerializer(serializers.Serializer):
@@ -118,7 +150,9 @@ class IngestOrdersView(APIView):
 
     # Api-Key first, so a request without credentials is told to send one (401). Sessions
     # authenticate too, so that a logged-in shopper is refused (403) rather than asked to log in.
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    authentication_classes = [ApiKeyAuthentication, SessionRefusedAuthentication]
+    # The body is read raw, under its own size limit (`_read_json`); JSON is all it takes.
+    parser_classes = [JSONParser]
     permission_classes = [HasScope(Scope.INGEST)]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "ingest"
@@ -140,6 +174,8 @@ class IngestOrdersView(APIView):
                 description="The key lacks the ingest scope, or a shopper's login."
             ),
             413: OpenApiResponse(IngestErrorsSerializer, description="More orders than allowed."),
+            415: OpenApiResponse(IngestErrorsSerializer, description="The body is not JSON."),
+            429: OpenApiResponse(description="Too many batches; retry after Retry-After seconds."),
         },
         examples=[
             OpenApiExample(
@@ -180,6 +216,9 @@ class IngestOrdersView(APIView):
         tags=["ingestion"],
     )
     def post(self, request: Request) -> Response:
+        if request.content_type.split(";")[0].strip().lower() != "application/json":
+            reason = "must be sent as application/json"
+            return Response(_errors("body", "body", reason), status=415)
         body, problem = _read_json(request)
         if problem is not None:
             return problem

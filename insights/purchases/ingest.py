@@ -115,6 +115,27 @@ class _Errors:
         return [*self.header, *(error for _, _, error in collected)]
 
 
+UNSTORABLE = "contains a character that cannot be stored (NUL or an unpaired surrogate)"
+
+
+def storable(value: str) -> bool:
+    """Whether text can be stored: PostgreSQL takes neither NUL nor unpaired surrogates
+    (which JSON can carry), and would fail the whole batch with a server error."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_storable(errors: _Errors, codes: np.ndarray, values: object, column: str) -> None:
+    bad = np.array([not storable(v) for v in values], dtype=bool)
+    if bad.any():
+        errors.add((codes >= 0) & bad[np.maximum(codes, 0)], column, UNSTORABLE)
+
+
 def _as_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Factorise a column as stripped text: (codes, distinct values, missing mask per row)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -248,6 +269,7 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
                 column,
                 f"is longer than {max_length} characters",
             )
+        _check_storable(errors, codes, values, column)
         text[column] = (codes, values)
 
     def check_choice(column: str, allowed: tuple[str, ...] | None, reason: str) -> None:
@@ -276,6 +298,7 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
     sku_long = np.array([len(v) > SKU_MAX for v in sku_values], dtype=bool)
     if sku_long.any():
         errors.add(sku_long[np.maximum(sku_codes, 0)], "sku", f"is longer than {SKU_MAX}")
+    _check_storable(errors, sku_codes, sku_values, "sku")
 
     if "product_name" in frame.columns:
         name_codes, name_values, _ = _as_text(frame["product_name"])
@@ -286,6 +309,7 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
                 "product_name",
                 f"is longer than {PRODUCT_NAME_MAX} characters",
             )
+        _check_storable(errors, name_codes, name_values, "product_name")
     else:
         name_codes, name_values = np.full(n, -1), np.array([], dtype=object)
 
@@ -349,6 +373,22 @@ def validate_lines(frame: pd.DataFrame) -> tuple[ValidatedBatch | None, list[Row
         if n_orders
         else np.array([])
     )
+    # The order's totals are stored in the same columns as one line's amounts: each line
+    # can be within the limit and the order's sum not.
+    if n_orders:
+        saved = cents["discount"] + cents["coupon_discount"]
+        saved_by_order = np.bincount(safe_codes[valid_order], saved[valid_order], n_orders)
+        limit = f"{MAX_CENTS / 100:.2f}"
+        errors.add(
+            valid_order & (paid_by_order[safe_codes] > MAX_CENTS),
+            "total_amount",
+            f"the lines' amount_paid add up to more than {limit}",
+        )
+        errors.add(
+            valid_order & (saved_by_order[safe_codes] > MAX_CENTS),
+            "discount",
+            f"the order's discounts add up to more than {limit}",
+        )
     if "total_amount" in frame.columns:
         total, t_missing, t_bad = _as_number(frame["total_amount"])
         errors.add(t_bad, "total_amount", "is not a number")

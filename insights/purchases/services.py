@@ -27,7 +27,14 @@ from psycopg.copy import QueuedLibpqWriter
 from accounts.models import Customer, CustomerIdentifier
 from insights.catalog.models import Product
 from insights.purchases import pgcopy
-from insights.purchases.ingest import PRODUCT_NAME_MAX, RowError, ValidatedBatch, validate_lines
+from insights.purchases.ingest import (
+    PRODUCT_NAME_MAX,
+    UNSTORABLE,
+    RowError,
+    ValidatedBatch,
+    storable,
+    validate_lines,
+)
 from insights.purchases.models import Order, OrderLine, PendingRefresh
 from insights.purchases.orders_frame import orders_to_frame
 
@@ -123,6 +130,8 @@ def ingest_lines(
     if not source or len(source) > SOURCE_MAX:
         reason = f"is required and at most {SOURCE_MAX} characters"
         return IngestResult(errors=[RowError("source", "source", reason)], dry_run=dry_run)
+    if not storable(source):
+        return IngestResult(errors=[RowError("source", "source", UNSTORABLE)], dry_run=dry_run)
     batch, errors = validate_lines(lines)
     if batch is None:
         return IngestResult(errors=errors, dry_run=dry_run)

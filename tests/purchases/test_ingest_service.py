@@ -337,3 +337,54 @@ def test_an_id_of_a_deleted_order_is_never_given_again():
     ingest_lines(source="till", lines=frame(line(external_id="R9")))
 
     assert Order.objects.get(external_id="R9").pk > old_id
+
+
+def test_an_order_whose_lines_add_up_past_what_a_total_holds_is_refused_whole():
+    """Each line is within the limit; the order's sum is not (found by API fuzzing: a
+    numeric overflow on PostgreSQL, a value past the column's precision on SQLite)."""
+    big = {"sku": "GOLD", "quantity": "1", "unit_price": "9000000000.00"}
+    order = json_order(
+        total_amount=None,
+        lines=[
+            {**big, "amount_paid": "9000000000.00", "discount": "6000000000.00"},
+            {**big, "amount_paid": "9000000000.00", "discount": "6000000000.00"},
+        ],
+    )
+    del order["total_amount"]
+
+    result = ingest_orders(source="web", orders=[order])
+
+    assert not result.ok
+    reasons = {(e.row, e.reason) for e in result.errors}
+    assert (
+        "orders[0].total_amount",
+        "the lines' amount_paid add up to more than 9999999999.99",
+    ) in reasons
+    assert (
+        "orders[0].lines[0].discount",
+        "the order's discounts add up to more than 9999999999.99",
+    ) in reasons
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize("bad", ["A\x00B", "A\udc00B"], ids=["NUL", "unpaired surrogate"])
+def test_text_that_cannot_be_stored_is_refused_row_by_row_not_with_a_server_error(bad):
+    """PostgreSQL refuses NUL and unpaired surrogates (JSON carries both), so they were a
+    500 there (found by API fuzzing); now they are row errors on every backend."""
+    order = json_order(external_id=bad, store_id=bad)
+    order["lines"][0]["sku"] = bad
+    order["lines"][0]["name"] = bad
+
+    result = ingest_orders(source="web", orders=[order])
+
+    reason = "contains a character that cannot be stored (NUL or an unpaired surrogate)"
+    assert {(e.row, e.reason) for e in result.errors} == {
+        ("orders[0].external_id", reason),
+        ("orders[0].store_id", reason),
+        ("orders[0].lines[0].sku", reason),
+        ("orders[0].lines[0].name", reason),
+    }
+    assert ingest_orders(source=f"till{bad}", orders=[json_order()]).errors == [
+        RowError("source", "source", reason)
+    ]
+    assert Order.objects.count() == 0
