@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "insights.forecasts",
     "insights.pantry",
     "insights.api",
+    "insights.loadtest",
 ]
 
 MIDDLEWARE = [
