@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The development defaults make run needs; production sets these in the environment.
 RUN_ENV := DEBUG=1 STATIC_MANIFEST=0 PATH=$(abspath $(BIN)):$$PATH
 
-.PHONY: install chromium run test lint bandit audit eval bench bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy translations clean
+.PHONY: install chromium run test lint bandit audit eval bench bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy bench-load translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,7 +88,20 @@ bench-forecasts: install
 bench-privacy: install
 	$(RUN_ENV) $(PY) manage.py bench_privacy
 
-bench: bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy
+# The load test: gunicorn as in production (DEBUG off) and 100 simulated shoppers for about 15
+# minutes, on DATABASE_URL, which must be PostgreSQL with the full demo (fill an empty one with
+# `manage.py load_demo --households all`). Report in var/bench/load-report.md; docs/scaling.md.
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-* && touch $@
+
+bench-load: $(BENCH_STAMP) translations
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-bench-load-only-secret-key-never-used-in-production} \
+		STATIC_ROOT=$(abspath var/bench/static) PATH=$(abspath $(BIN)):$$PATH \
+		$(PY) manage.py bench_load $(BENCH_LOAD_ARGS)
+
+bench: bench-ingest bench-reminders bench-habits bench-forecasts bench-privacy bench-load
 
 clean:
 	rm -rf var staticfiles

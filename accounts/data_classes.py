@@ -86,14 +86,18 @@ def _expire_link_codes(cutoff: datetime) -> int:
 # --- Login sessions: the session table keeps a login's id inside an encoded blob.
 
 
-def _sessions_of(subject: Subject) -> list[Session]:
-    """Live database sessions of the login. Decoding is linear in live sessions, which is
-    acceptable for a rare erasure; expired sessions go with the bookkeeping retention."""
+def _sessions_of(subject: Subject, *, expired_too: bool = False) -> list[Session]:
+    """Database sessions of the login: the live ones, or with `expired_too` also those that
+    expired and wait for the bookkeeping retention. Decoding is linear in the sessions
+    looked at, which is acceptable for a rare export or erasure."""
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
         return []
     wanted = str(subject.user_id)
     found = []
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    sessions = Session.objects.all()
+    if not expired_too:
+        sessions = sessions.filter(expire_date__gt=timezone.now())
+    for session in sessions.iterator():
         if str(session.get_decoded().get("_auth_user_id")) == wanted:
             found.append(session)
     return found
@@ -104,7 +108,9 @@ def _session_rows(subject: Subject) -> Iterable[Sequence[object]]:
 
 
 def _erase_sessions(subject: Subject) -> int:
-    keys = [session.session_key for session in _sessions_of(subject)]
+    # An expired session still names the login (an idle or 12-hour timeout leaves one
+    # behind), so erasure takes those too rather than leaving them to retention.
+    keys = [session.session_key for session in _sessions_of(subject, expired_too=True)]
     return Session.objects.filter(session_key__in=keys).delete()[0]
 
 

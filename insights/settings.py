@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "insights.pantry",
     "insights.api",
     "insights.ops",
+    "insights.loadtest",
 ]
 
 MIDDLEWARE = [

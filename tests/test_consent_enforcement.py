@@ -657,14 +657,14 @@ def test_a_withdrawal_while_the_list_is_computed_leaves_no_forecast(ctx, monkeyp
     world.grant(alice, PREDICTIONS)
     forecast_services.delete_predictions(user=alice)
     model, rules = forecast_services._model_api()
-    real = model.predict
+    real = model.predict_with_trips
 
     class Withdrawing:
         def __getattr__(self, name: str) -> object:
             return getattr(model, name)
 
         @staticmethod
-        def predict(*args, **kwargs):  # noqa: ANN002, ANN003, ANN205
+        def predict_with_trips(*args, **kwargs):  # noqa: ANN002, ANN003, ANN205
             if PREDICTIONS in world.granted(alice):
                 world.withdraw(alice, PREDICTIONS)
             return real(*args, **kwargs)

@@ -36,6 +36,7 @@ __all__ = [
     "fit_model",
     "predict",
     "predict_next_trip",
+    "predict_with_trips",
     "popular_products",
     "FREQUENCY_FEATURES",
     "TIMING_FEATURES",
@@ -388,7 +389,10 @@ def predict_next_trip(history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     """Per shopper: next_trip_at, typical_basket_size (median distinct products), gaps in days."""
     h = history_before(_prepare(history), as_of)
     baskets = basket_table(h)
-    rhythm = customer_rhythm(baskets, as_of)
+    return _next_trips(baskets, customer_rhythm(baskets, as_of))
+
+
+def _next_trips(baskets: pd.DataFrame, rhythm: pd.DataFrame) -> pd.DataFrame:
     if rhythm.empty:
         return pd.DataFrame(
             columns=["customer_id", "next_trip_at", "typical_basket_size", "mean_gap_days"]
@@ -519,12 +523,51 @@ def predict(
     NEW_SHOPPER_BASKETS baskets, or none) also get the model's popular products, labelled
     "popular", ranked after their own.
     """
+    h, wanted, baskets, rhythm = _basis(history, as_of, customer_ids)
+    return _predict(h, as_of, model, wanted, baskets, rhythm, adjustments, top_k)
+
+
+def predict_with_trips(
+    history: pd.DataFrame,
+    as_of: pd.Timestamp,
+    model: FittedModel | None,
+    *,
+    customer_ids: Iterable[int] | None = None,
+    adjustments: pd.DataFrame | None = None,
+    top_k: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`predict` and `predict_next_trip` of the same shoppers, their baskets computed once.
+
+    The trips are those of `customer_ids` only (of everyone in `history` without it); with
+    a history of exactly those shoppers, equal to `predict_next_trip(history, as_of)`.
+    """
+    h, wanted, baskets, rhythm = _basis(history, as_of, customer_ids)
+    predictions = _predict(h, as_of, model, wanted, baskets, rhythm, adjustments, top_k)
+    return predictions, _next_trips(baskets, rhythm)
+
+
+def _basis(
+    history: pd.DataFrame, as_of: pd.Timestamp, customer_ids: Iterable[int] | None
+) -> tuple[pd.DataFrame, list[int] | None, pd.DataFrame, pd.DataFrame]:
+    """(history before as_of of the wanted shoppers, their ids, baskets, rhythm)."""
     h = history_before(_prepare(history), as_of)
     wanted = None if customer_ids is None else [int(c) for c in customer_ids]
     if wanted is not None:
         h = h[h["customer_id"].isin(set(wanted))]
     baskets = basket_table(h)
-    rhythm = customer_rhythm(baskets, as_of)
+    return h, wanted, baskets, customer_rhythm(baskets, as_of)
+
+
+def _predict(
+    h: pd.DataFrame,
+    as_of: pd.Timestamp,
+    model: FittedModel | None,
+    wanted: list[int] | None,
+    baskets: pd.DataFrame,
+    rhythm: pd.DataFrame,
+    adjustments: pd.DataFrame | None,
+    top_k: int | None,
+) -> pd.DataFrame:
     cp = customer_product_features(h, as_of, baskets=baskets, rhythm=rhythm)
     frames = []
     if not cp.empty:

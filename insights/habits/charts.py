@@ -123,8 +123,12 @@ def monthly_spend(
     series = department_series(monthly)
     css = {s["id"]: s["css"] for s in series}
     names = {s["id"]: s["name"] for s in series}
-    months = sorted({row["month"] for row in monthly})
-    totals = {m: sum(float(r["spend"]) for r in monthly if r["month"] == m) for m in months}
+    # One pass over the rows, in their stored (stacking) order, instead of one per month.
+    by_month: dict[str, list[dict]] = {}
+    for row in monthly:
+        by_month.setdefault(row["month"], []).append(row)
+    months = sorted(by_month)
+    totals = {m: sum(float(r["spend"]) for r in by_month[m]) for m in months}
     # As wide as its bars need (so one month fits a phone), at most 640.
     width, height, left, top, bottom = min(640, max(360, 64 + 52 * len(months))), 260, 56, 24, 36
     plot_w, plot_h = width - left - 8, height - top - bottom
@@ -138,7 +142,7 @@ def monthly_spend(
         x = left + index * slot + (slot - bar_w) / 2
         y = top + plot_h
         first, last = _month_range(month)
-        for row in (r for r in monthly if r["month"] == month):
+        for row in by_month[month]:
             h = float(row["spend"]) / top_value * plot_h
             y -= h
             dept = row["department_id"]
@@ -212,6 +216,22 @@ def heat_class(count: int, peak: int) -> str:
     return f"h{min(5, 1 + int((count / peak) * 4.999))}"
 
 
+def _cell_wording(wordings: dict[int, str], count: int) -> str:
+    """A heat-map cell's label for `count` trips, translated once per count in `wordings`.
+
+    The wording depends only on the count (singular or plural form), so a map's 168 cells
+    need a few ngettext calls, not 168.
+    """
+    wording = wordings.get(count)
+    if wording is None:
+        wording = wordings[count] = ngettext(
+            "%(weekday)s %(hour)02d:00: %(count)s trip",
+            "%(weekday)s %(hour)02d:00: %(count)s trips",
+            count,
+        )
+    return wording
+
+
 def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: str) -> SafeString:
     """Weekday (rows, Monday first) by hour (columns): trips, darker is more."""
     width, left, top, cell_w, cell_h = 640, 40, 22, 24.5, 24
@@ -224,6 +244,7 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f'text-anchor="middle">{hour:02d}</text>'
         )
     period = f"&from={window_start}&to={window_end}"
+    wordings: dict[int, str] = {}
     for weekday, row in enumerate(matrix):
         y = top + weekday * cell_h
         day_name = escape(str(WEEKDAYS_ABBR[weekday]))
@@ -232,11 +253,11 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = ngettext(
-                "%(weekday)s %(hour)02d:00: %(count)s trip",
-                "%(weekday)s %(hour)02d:00: %(count)s trips",
-                count,
-            ) % {"weekday": day_name, "hour": hour, "count": count}
+            label = _cell_wording(wordings, count) % {
+                "weekday": day_name,
+                "hour": hour,
+                "count": count,
+            }
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
                 f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
@@ -273,6 +294,7 @@ def heatmap_tall(
             f'text-anchor="end">{hour:02d}</text>'
         )
     period = f"&from={window_start}&to={window_end}"
+    wordings: dict[int, str] = {}
     for weekday, row in enumerate(matrix):
         x = left + weekday * cell_w
         day_name = escape(str(WEEKDAYS_ABBR[weekday]))
@@ -281,11 +303,11 @@ def heatmap_tall(
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = ngettext(
-                "%(weekday)s %(hour)02d:00: %(count)s trip",
-                "%(weekday)s %(hour)02d:00: %(count)s trips",
-                count,
-            ) % {"weekday": day_name, "hour": hour, "count": count}
+            label = _cell_wording(wordings, count) % {
+                "weekday": day_name,
+                "hour": hour,
+                "count": count,
+            }
             rect = (
                 f'<rect class="cell {heat_class(count, peak)}" x="{x}" '
                 f'y="{top + hour * cell_h}" width="{cell_w - 3}" height="{cell_h - 2}">'

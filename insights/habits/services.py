@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
-from django.db.models import FloatField, Model, Q
+from django.db.models import FloatField, Model, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from accounts.models import Customer, User
 from accounts.purposes import INSIGHTS
 from insights.habits import analysis
 from insights.habits.models import STANDARD_PERIODS, HabitHighlight, HabitSnapshot
-from insights.purchases.models import OrderLine
+from insights.purchases.models import Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ _FIELDS = {
     "shopper": "customer_id",
     "order_id": "order_id",
     "placed_at": "placed_at",
-    "channel": "order__channel",
     "product_id": "product_id",
     "product_name": "product__name",
     "category_id": "product__category_id",
@@ -49,6 +49,7 @@ _FIELDS = {
     "amount_paid": "f_amount_paid",
     "discount": "f_discount",
     "coupon_discount": "f_coupon_discount",
+    "line_id": "id",
 }
 
 
@@ -71,17 +72,27 @@ def window_for(period: str, as_of: date) -> analysis.Window:
 
 
 def load_lines(customer_ids: Iterable[int]) -> pd.DataFrame:
-    """The analysable order lines of these customers, in ONE query, as a lines frame.
+    """The analysable order lines of these customers as a lines frame, in two queries.
 
     Fuel, coupons and other never-listed departments/categories are left out. Amounts are
     cast to floating point in SQL: the analysis layer works in floats, and converting a
     million Decimals in Python would cost more than the query. `shopper` is the customer id.
+
+    The lines carry their customer and time (line_customer_placed_idx), so the orders are
+    not joined: their channels come from a second query on the orders' own customer index.
+    Joined, PostgreSQL hashed the whole order table for one shopper's refresh (155,000
+    orders for 160; measured in docs/habits.md).
+
+    The rows are put in line order: the analysis sums floats and breaks ties in row order,
+    and the database's order depends on its plan (a parallel plan's on its workers), so
+    two refreshes of the same history could differ by a cent or a tie otherwise.
     """
     customer_ids = list(customer_ids)
     if not customer_ids:
         # A shopper who granted insights before linking a store card has no customer yet;
         # an empty IN () is refused by the ORM, and there is nothing to read anyway.
-        return pd.DataFrame(columns=list(_FIELDS))
+        columns = [name for name in _FIELDS if name != "line_id"]
+        return pd.DataFrame(columns=[*columns[:3], "channel", *columns[3:]])
     analysable = Q(product__category__isnull=True) | Q(
         product__category__never_list=False,
         product__category__department__never_list=False,
@@ -98,23 +109,46 @@ def load_lines(customer_ids: Iterable[int]) -> pd.DataFrame:
         .order_by()
         .values_list(*_FIELDS.values())
     )
-    # The ORM builds the query; the rows are read past it, because Django's per-row
-    # converters (and, on PostgreSQL, psycopg's per-value ones) cost more than the query
-    # itself for a batch of 500 shoppers.
-    connection = connections[queryset.db]
-    sql, params = queryset.query.sql_with_params()
-    if connection.vendor == "postgresql":
-        frame = _copy_frame(connection, sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=list(_FIELDS))
+    frame = _read(queryset)
+    line_ids = frame.pop("line_id").to_numpy(dtype="int64")
+    frame = frame.take(np.argsort(line_ids, kind="stable")).reset_index(drop=True)
+    frame.insert(3, "channel", frame["order_id"].map(_channels(customer_ids)) if len(frame) else "")
     if frame.empty:
         return frame
-    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True)
+    # ISO 8601, not one format guessed from the first row: PostgreSQL writes the
+    # fraction of a second only when there is one, so whole-second till receipts and
+    # the API's microsecond stamps arrive mixed in one column.
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True, format="ISO8601")
     frame["category_name"] = frame["category_name"].fillna("")
     frame["department_name"] = frame["department_name"].fillna("")
     return frame
+
+
+def _read(queryset: QuerySet) -> pd.DataFrame:
+    """The values_list query's rows as a frame with the `_FIELDS` columns, in any order.
+
+    The ORM builds the query; the rows are read past it, because Django's per-row
+    converters (and, on PostgreSQL, psycopg's per-value ones) cost more than the query
+    itself for a batch of 500 shoppers.
+    """
+    connection = connections[queryset.db]
+    sql, params = queryset.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        return _copy_frame(connection, sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(_FIELDS))
+
+
+def _channels(customer_ids: list[int]) -> pd.Series:
+    """Each order's channel by order id, for these customers' orders."""
+    orders = Order.objects.filter(customer_id__in=customer_ids).order_by()
+    rows = list(orders.values_list("pk", "channel"))
+    return pd.Series(
+        [channel for _, channel in rows],
+        index=pd.Index([pk for pk, _ in rows], dtype="int64"),
+        dtype=object,
+    )
 
 
 def _copy_frame(connection: Any, sql: str, params: tuple) -> pd.DataFrame:
@@ -167,10 +201,13 @@ def _periods_for(user_ids: list[int], extra: dict[int, list[str]] | None) -> dic
     return wanted
 
 
-def refresh_habits(*, user: User, as_of: datetime | None = None) -> list[HabitSnapshot]:
-    """Recompute every period of one shopper and replace their rows. Returns the snapshots."""
-    refresh_habits_many(user_ids=[user.pk], as_of=as_of)
-    return list(HabitSnapshot.objects.filter(user=user))
+def refresh_habits(*, user: User, as_of: datetime | None = None) -> int:
+    """Recompute every period of one shopper and replace their rows; 1 if stored, else 0.
+
+    The new rows are not read back: the task has no use for them, and their JSON is most
+    of what the refresh wrote.
+    """
+    return refresh_habits_many(user_ids=[user.pk], as_of=as_of)
 
 
 def refresh_habits_many(

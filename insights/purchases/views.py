@@ -63,8 +63,8 @@ def history(request: HttpRequest) -> HttpResponse:
       page        the page of 25 orders
 
     A bad parameter is dropped with a note and the others still apply. The query count
-    is fixed whatever the history's size: the customer, the shopper's categories, the
-    count, the page of orders and one aggregate for the months on the page.
+    is fixed whatever the history's size: the customer, the shopper's categories (whole
+    page only), the count, the page of orders and one aggregate for the months on the page.
     """
     user = request.user
     customer_id = Customer.objects.filter(user=user).values_list("pk", flat=True).first()
@@ -73,7 +73,11 @@ def history(request: HttpRequest) -> HttpResponse:
 
     tz = timezone.get_current_timezone()
     form = HistoryFilterForm(request.GET)
-    form.set_catalog_choices(_categories_bought(customer_id))
+    fragment = bool(request.htmx and not request.htmx.boosted)
+    if not fragment:
+        # The selects are only drawn on the whole page; the results fragment a filter or page
+        # change swaps in needs none of them, and this is the page's dearest query.
+        form.set_catalog_choices(_categories_bought(customer_id))
     filters = HistoryFilters.from_form(form)
     orders = filter_orders(Order.objects.for_shopper(user), filters, tz)
 
@@ -96,7 +100,7 @@ def history(request: HttpRequest) -> HttpResponse:
     }
     query = _clean_query(request)
     context["query"] = query
-    if request.htmx and not request.htmx.boosted:
+    if fragment:
         response = render(request, "purchases/history.html#history-results", context)
         # The form sends its empty fields too; the address bar gets only those in use.
         push_url(response, f"{request.path}?{query.urlencode()}" if query else request.path)

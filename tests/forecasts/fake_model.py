@@ -50,6 +50,14 @@ def predict_next_trip(history, as_of):
     )
 
 
+def predict_with_trips(history, as_of, model, *, customer_ids=None, adjustments=None, top_k=None):
+    wanted = history if customer_ids is None else history[history["customer_id"].isin(customer_ids)]
+    predictions = predict(
+        history, as_of, model, customer_ids=customer_ids, adjustments=adjustments, top_k=top_k
+    )
+    return predictions, predict_next_trip(wanted, as_of)
+
+
 def predict(history, as_of, model, *, customer_ids=None, adjustments=None, top_k=None):
     h = history[history["placed_at"] < as_of]
     wanted = list(customer_ids) if customer_ids is not None else list(h["customer_id"].unique())

@@ -96,6 +96,23 @@ def test_an_overdue_shopper_is_expected_now_not_a_gap_later():
     assert day(21) < trips.loc[1, "next_trip_at"] <= day(22)
 
 
+def test_predict_with_trips_is_predict_and_next_trip_of_the_same_shoppers():
+    # Customer 2 shops every ten days; customer 3 twice (a new shopper: popular items too).
+    two = history([(2, 200 + k, 10 + k % 2, 10 * k, 1) for k in range(4)])
+    three = history([(3, 300, 10, 2, 1), (3, 301, 40, 9, 1)])
+    both = pd.concat([WEEKLY, two, three], ignore_index=True)
+    shoppers = [1, 2, 3]
+    predictions, trips = model.predict_with_trips(
+        both, day(21), hazard_model(), customer_ids=shoppers, top_k=2
+    )
+    alone = model.predict(both, day(21), hazard_model(), customer_ids=shoppers, top_k=2)
+    pd.testing.assert_frame_equal(predictions, alone)
+    pd.testing.assert_frame_equal(trips, model.predict_next_trip(both, day(21)))
+    assert set(predictions["customer_id"]) == set(trips["customer_id"]) == {1, 2, 3}
+    _, some = model.predict_with_trips(both, day(21), hazard_model(), customer_ids=[2])
+    pd.testing.assert_frame_equal(some, model.predict_next_trip(two, day(21)))
+
+
 def test_predict_ranks_personal_products_with_every_column():
     out = model.predict(WEEKLY, day(21), hazard_model())
     assert list(out.columns) == model.OUTPUT_COLUMNS

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from accounts.purposes import MODEL_IMPROVEMENT, PREDICTIONS
@@ -392,3 +393,15 @@ def test_the_batch_together_step_agrees_with_rules_complete_list():
         assert list(zip(mine["product_id"], mine["because_of"], strict=True)) == list(
             zip(expected["product_id"], expected["because_of"], strict=True)
         )
+
+
+def test_a_few_shoppers_history_is_the_same_rows_as_a_batchs(alice, alice_history):
+    """Up to FEW_SHOPPERS the lines and their products are read apart; the rows are equal."""
+    few = services.load_history(customer_ids=[alice.customer.pk], before=NOW)
+    others = range(10**6, 10**6 + services.FEW_SHOPPERS)
+    batch = services.load_history(customer_ids=[alice.customer.pk, *others], before=NOW)
+    assert len(few) == 10 * 2 + 4  # milk and bread weekly, coffee 4 times; no fuel, no coupon
+    key = ["order_id", "product_id"]
+    pd.testing.assert_frame_equal(
+        few.sort_values(key, ignore_index=True), batch.sort_values(key, ignore_index=True)
+    )

@@ -1,6 +1,7 @@
 """The refresh service and tasks on a real database: rows, idempotence, consent, signals."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -11,10 +12,12 @@ from accounts.models import ConsentEvent
 from accounts.purposes import INSIGHTS
 from insights.habits import services, tasks
 from insights.habits.models import HabitHighlight, HabitSnapshot
+from insights.purchases.models import OrderLine
 from insights.purchases.signals import history_changed
 from tests.factories import (
     CategoryFactory,
     DepartmentFactory,
+    OrderFactory,
     OrderLineFactory,
     ProductFactory,
     UserFactory,
@@ -199,3 +202,62 @@ def test_names_with_quotes_backslashes_tabs_and_accents_are_stored_as_they_are(a
     assert data["totals"]["trips"] == 12
     tasks.refresh_habits_task(alice.pk)
     assert rows_of(alice) == first
+
+
+@time_machine.travel(NOW, tick=False)
+def test_orders_stamped_with_and_without_fractions_of_a_second_are_all_counted(alice):
+    """Till receipts carry whole seconds, the API's orders often microseconds: both count."""
+    shop(alice, start=datetime(2026, 10, 1, 9, tzinfo=UTC), trips=3)
+    OrderLineFactory(
+        order=OrderFactory(
+            customer=alice.customer, placed_at=datetime(2026, 10, 20, 9, 30, 5, 654645, tzinfo=UTC)
+        ),
+        line_no=1,
+        amount_paid=40,
+    )
+    grant_insights(alice)
+    assert tasks.refresh_habits_task(alice.pk) == "refreshed"
+    data = HabitSnapshot.objects.get(user=alice, period="3m").data
+    assert data["totals"]["trips"] == 4
+    assert data["totals"]["spend"] == "190.00"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_rows_do_not_depend_on_the_order_the_database_returns_lines_in(alice):
+    """A parallel plan returns rows in any order; sums and ties must not follow it."""
+    orders = shop(alice, start=datetime(2026, 8, 3, 9, tzinfo=UTC), trips=12)
+    for n, order in enumerate(orders):
+        OrderLineFactory(order=order, line_no=7, amount_paid=Decimal("0.10") * (n + 1))
+        OrderLineFactory(order=order, line_no=8, amount_paid=Decimal("0.20"))
+    grant_insights(alice)
+    tasks.refresh_habits_task(alice.pk)
+    as_stored = rows_of(alice)
+    lines = services.load_lines([alice.customer.pk])
+    read = services._read
+
+    def backwards(queryset):
+        return read(queryset).iloc[::-1].reset_index(drop=True)
+
+    with mock.patch.object(services, "_read", backwards):
+        assert services.load_lines([alice.customer.pk]).equals(lines)
+        tasks.refresh_habits_task(alice.pk)
+    assert rows_of(alice) == as_stored
+    in_line_order = OrderLine.objects.filter(customer=alice.customer).order_by("pk")
+    assert list(lines["order_id"]) == list(in_line_order.values_list("order_id", flat=True))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_channel_mix_comes_from_each_order(alice, charlie):
+    for day, channel in ((5, "web"), (6, "app"), (7, "app"), (8, "store")):
+        order = OrderFactory(
+            customer=alice.customer,
+            channel=channel,
+            placed_at=datetime(2026, 10, day, 9, tzinfo=UTC),
+        )
+        OrderLineFactory(order=order, line_no=1, amount_paid=10)
+    # Another shopper's web orders are not alice's.
+    OrderLineFactory(order=OrderFactory(customer=charlie.customer, channel="web"), line_no=1)
+    grant_insights(alice)
+    tasks.refresh_habits_task(alice.pk)
+    channels = HabitSnapshot.objects.get(user=alice, period="4w").data["channels"]
+    assert {c["channel"]: c["trips"] for c in channels} == {"app": 2, "store": 1, "web": 1}

@@ -95,6 +95,20 @@ def test_used_up_through_htmx_swaps_the_item_fragment(pantry_client, alice):
     assert (item.state, item.finished_on) == ("used", date(2026, 11, 15))
 
 
+def test_every_items_buttons_post_to_that_items_own_action_urls(pantry_client, alice):
+    first = PantryItemFactory(user=alice)
+    second = PantryItemFactory(user=alice, product=ProductFactory(sku="M2", perishable=True))
+
+    body = pantry_client.get(reverse("pantry:index")).content.decode()
+
+    for item in (first, second):
+        for action in ("used", "opened", "frozen", "thrown", "date", "remove"):
+            url = _action(item, action)
+            assert f'action="{url}" hx-post="{url}" hx-target="#item-{item.pk}"' in body
+    done = pantry_client.post(_action(first, "used"), HTTP_HX_REQUEST="true").content.decode()
+    assert f'hx-post="{_action(first, "restore")}"' in done
+
+
 def test_used_up_without_htmx_redirects_to_the_page(pantry_client, alice):
     item = PantryItemFactory(user=alice)
     response = pantry_client.post(_action(item, "used"))

@@ -226,6 +226,39 @@ def test_the_page_runs_a_fixed_number_of_queries(client, db, django_assert_num_q
 
 
 @pytest.mark.parametrize("orders", [3, 60])
+def test_an_htmx_filter_change_skips_the_category_choices(
+    client, db, django_assert_num_queries, orders
+):
+    # session, user, customer linked?, count, page, month totals: the fragment draws no
+    # selects, so the shopper's categories are not looked up (and no header, so no bell)
+    user, milk = _shopper_with_orders(orders)
+    client.force_login(user)
+
+    with django_assert_num_queries(6):
+        response = client.get(
+            HISTORY, {"category": milk.category_id, "page": 1}, headers={"HX-Request": "true"}
+        )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"{orders} orders match your filters" in html
+    assert "<select" not in html
+
+
+def test_an_htmx_category_filter_still_narrows_without_the_choices(client, db):
+    user, milk = _shopper_with_orders(2)
+    other = OrderFactory(customer=user.customer)
+    OrderLineFactory(order=other, line_no=1)  # a product in another category
+    client.force_login(user)
+
+    response = client.get(HISTORY, {"category": milk.category_id}, headers={"HX-Request": "true"})
+
+    html = response.content.decode()
+    assert "2 orders match your filters" in html
+    assert reverse("purchases:order", args=[other.pk]) not in html
+
+
+@pytest.mark.parametrize("orders", [3, 60])
 def test_the_order_page_runs_a_fixed_number_of_queries(
     client, db, django_assert_num_queries, orders
 ):

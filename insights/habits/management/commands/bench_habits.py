@@ -14,8 +14,11 @@ Three measurements, each printed with its figure:
 3. the habits page for the heaviest household: median server time of repeated requests
    through the test client, and its query count.
 
-`--single-only` runs just the heaviest household's `refresh_habits` (five times) on data
-already loaded: the one-shopper figure without the ten-minute batch.
+`--single-only` runs just the heaviest household's `refresh_habits` (`--single-runs`
+times, default 5) on data already loaded: the one-shopper figure without the batch.
+`--page-only` times just the page, on snapshots already computed.
+
+On PostgreSQL, tables without planner statistics are analysed first (and said so).
 
 Every timing is printed as wall time and this process's CPU time, with the load average
 of the machine: on a shared machine the CPU time is the figure that compares runs (the
@@ -44,6 +47,7 @@ from django.utils import timezone
 from accounts.consent import allowed_user_ids, current_text
 from accounts.models import ConsentEvent, Customer, User
 from accounts.purposes import INSIGHTS
+from insights.bench import analyze_if_unplanned, load_average
 from insights.catalog.models import Category, Department, Product
 from insights.habits import analysis, services
 from insights.purchases.models import Order, OrderLine
@@ -117,6 +121,14 @@ class Command(BaseCommand):
             action="store_true",
             help="Only time refresh_habits for the heaviest household (the data must be loaded).",
         )
+        parser.add_argument(
+            "--single-runs", type=int, default=5, help="Refreshes of the heaviest household."
+        )
+        parser.add_argument(
+            "--page-only",
+            action="store_true",
+            help="Only time the page for the heaviest household (snapshots must be computed).",
+        )
         parser.add_argument("--requests", type=int, default=30, help="Page requests to time.")
         parser.add_argument(
             "--database-url",
@@ -128,13 +140,19 @@ class Command(BaseCommand):
         if options["database_url"]:
             self._rerun_on(options["database_url"])
             return
-        if options["single_only"]:
-            self._single()
+        self._single_runs = options["single_runs"]
+        if options["single_only"] or options["page_only"]:
+            self._statistics()
+            if options["single_only"]:
+                self._single()
+            if options["page_only"]:
+                self._page(options["requests"])
             return
         self._pure(options["households"])
         if options["pure_only"]:
             return
         self._load(options["households"])
+        self._statistics()
         self._end_to_end(options["chunk"])
         self._page(options["requests"])
 
@@ -158,8 +176,14 @@ class Command(BaseCommand):
         return f"{wall:.1f} s wall, {cpu:.1f} s CPU"
 
     def _load_average(self) -> str:
-        one, five, fifteen = os.getloadavg()
-        return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} CPUs"
+        return load_average()
+
+    def _statistics(self) -> None:
+        analysed = analyze_if_unplanned()
+        if analysed:
+            self._say(
+                f"[{connection.vendor}] no planner statistics: analysed {', '.join(analysed)}"
+            )
 
     def _say(self, text: str) -> None:
         self.stdout.write(text)
@@ -301,13 +325,13 @@ class Command(BaseCommand):
         self._single()
 
     def _single(self) -> None:
-        """refresh_habits for the heaviest household, five times: the one-shopper target."""
+        """refresh_habits for the heaviest household, repeatedly: the one-shopper target."""
         vendor = connection.vendor
         as_of = self._as_of()
         heaviest = self._heaviest()
         lines = OrderLine.objects.filter(customer__user=heaviest).count()
         times, cpu = [], []
-        for _ in range(5):
+        for _ in range(self._single_runs):
             started, used = self._clock()
             services.refresh_habits(user=heaviest, as_of=as_of)
             times.append(time.perf_counter() - started)
@@ -315,7 +339,8 @@ class Command(BaseCommand):
         self._say(
             f"[{vendor}] refresh_habits for the heaviest household ({lines:,} lines, a year): "
             f"median {statistics.median(times) * 1000:.0f} ms wall, "
-            f"{statistics.median(cpu) * 1000:.0f} ms CPU of 5; {self._load_average()}"
+            f"{statistics.median(cpu) * 1000:.0f} ms CPU of {self._single_runs}; "
+            f"{self._load_average()}"
         )
 
     def _heaviest(self) -> User:
@@ -349,5 +374,6 @@ class Command(BaseCommand):
                     f"[{connection.vendor}] /habits/?period={period} for {user.email}: median "
                     f"{statistics.median(times) * 1000:.1f} ms wall, "
                     f"{statistics.median(cpu) * 1000:.1f} ms CPU of {requests}, "
-                    f"{len(queries)} queries, {len(response.content) / 1024:.0f} KiB"
+                    f"{len(queries)} queries, {len(response.content) / 1024:.0f} KiB; "
+                    f"DEBUG {'on' if settings.DEBUG else 'off'}; {self._load_average()}"
                 )

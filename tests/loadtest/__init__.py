@@ -1,0 +1,1 @@
+"""Tests of the load benchmark harness (the parts that run without locust)."""
