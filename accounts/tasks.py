@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from accounts import data_rights
+from insights.ops.delivery import IdempotentTask
 
 logger = logging.getLogger(__name__)
 
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
 # Idempotent (a finished or vanished export is skipped; a rebuild writes the same file
 # under a temporary name and renames it), so redelivery after a worker crash is safe.
 @shared_task(
-    acks_late=True,
+    base=IdempotentTask,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,
@@ -28,7 +29,7 @@ def build_export_task(export_id: int) -> str:
     return "built"
 
 
-@shared_task(acks_late=True)
+@shared_task(base=IdempotentTask)
 def apply_retention_task() -> dict[str, int]:
     """Nightly: delete what is past its retention period; running twice changes nothing more."""
     changed = data_rights.apply_retention()

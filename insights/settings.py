@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "insights.forecasts",
     "insights.pantry",
     "insights.api",
+    "insights.ops",
     "insights.loadtest",
 ]
 
@@ -245,6 +246,7 @@ CONTENT_SECURITY_POLICY = {
 # --- End of security hardening --------------------------------------------------------------
 
 # Celery: an embedded filesystem broker unless CELERY_BROKER_URL names a real one.
+# Delivery guarantees and the broker settings they rest on: docs/faults.md.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_FOLDER = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -260,11 +262,39 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redis hands a message whose worker died (never acknowledged) to another worker
+        # after this many seconds. It must exceed the longest task and the longest
+        # countdown, or a message still running or waiting is handed out a second time.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # How often a worker looks for such messages (kombu's default is every ~100 s).
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 60),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# One message at a time per pool process: a killed process then loses (and the broker
+# redelivers) only the task it was running, and one long task holds up nothing else.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# At most once by default; idempotent tasks opt in to at least once through their base
+# class (insights.ops.delivery.IdempotentTask: late ack, requeue on a lost worker, a cap).
 CELERY_TASK_ACKS_LATE = False
+# Runs past this many deliveries of one message are dropped and recorded (a poison message).
+TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
+# When the broker connection drops, a running late-acknowledged task cannot be acknowledged
+# and will be delivered again. Let it finish: stopped, it could die between a side effect
+# and its record (an e-mail sent, its DigestLog not yet committed) and the copy would send
+# it again; finished, the copy finds the record and does nothing. (Celery 6 will default
+# to stopping it, hence the explicit value.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A broker restart takes a few seconds: publishing retries for about ten before failing.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 6,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 3,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Separate queues so a flood of one kind of work cannot starve another (ARCHITECTURE.md).

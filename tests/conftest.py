@@ -1,8 +1,30 @@
 """Fixtures shared by the whole suite: personas Alice (a shopper) and Charlie (another)."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """SQLite's test database is a file rather than memory, so that the real Celery workers
+    of the fault tests (tests/faults), separate processes, open the same database. The file
+    is in shared memory where the system has it (/dev/shm): as fast as an in-memory one."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        yield
+        return
+    shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private (0700) folder in it
+    folder = Path(tempfile.mkdtemp(prefix="kvitto-test-", dir=shm if shm.is_dir() else None))
+    database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

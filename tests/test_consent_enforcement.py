@@ -357,6 +357,10 @@ PLACES: list[Place] = [
           "insights.pantry.tasks.send_due_reminders_task", (PANTRY, EMAIL),
           lambda ctx: pantry_tasks.send_due_reminders_task.delay(), computed,
           needs=(PANTRY, EMAIL), reset=reset_notifications),
+    Place("one chunk of the hourly reminders", "task",
+          "insights.pantry.tasks.send_reminders_task", (PANTRY, EMAIL),
+          lambda ctx: pantry_tasks.send_reminders_task.delay([ctx.alice.pk]), computed,
+          needs=(PANTRY, EMAIL), reset=reset_notifications),
     Place("pantry digest e-mail", "email", "insights.pantry.services:send_digest", (EMAIL,),
           send_digest_directly, computed, needs=(PANTRY,), reset=reset),
     # Data rights: the export's ready notice in the app (pantry) and by e-mail (email).

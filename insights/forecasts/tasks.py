@@ -6,9 +6,11 @@ from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from insights.forecasts import services
 from insights.forecasts.models import ForecastRun, ShoppingList
+from insights.ops.delivery import IdempotentTask
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +25,8 @@ def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
 
 
 # Idempotent (same history and decisions give the same rows), so a redelivery after a
-# worker crash only repeats work: acks_late is safe here.
-@shared_task(acks_late=True)
+# worker crash only repeats work: at least once is safe here.
+@shared_task(base=IdempotentTask)
 def refresh_forecasts_task(
     user_ids: list[int],
     kind: str = ForecastRun.Kind.REFRESH,
@@ -69,18 +71,23 @@ def refresh_forecasts_task(
     return done
 
 
-@shared_task
+# Run twice (a redelivery, or a second beat by mistake), the second run's batches find the
+# lists refreshed since it was requested and skip them.
+@shared_task(base=IdempotentTask)
 def refresh_stale_forecasts_task() -> int:
     """Nightly: queue a refresh for every consenting shopper whose list went stale."""
     ids = services.stale_user_ids()
     size = _chunk_size()
+    requested_at = timezone.now().isoformat()
     for chunk in _chunks(ids, size):
         services.mark_computing(user_ids=chunk)
-        refresh_forecasts_task.delay(chunk, ForecastRun.Kind.NIGHTLY)
+        refresh_forecasts_task.delay(chunk, ForecastRun.Kind.NIGHTLY, requested_at)
     logger.info("Queued %d stale shoppers for a forecast refresh", len(ids))
     return len(ids)
 
 
+# At most once: every run stores a new model, and the fit is the heaviest job there is, the
+# one most likely to be killed for memory. A lost fit keeps yesterday's model for a day.
 @shared_task
 def fit_forecast_model_task() -> int:
     """Nightly: refit the cross-shopper model on contributors who granted model improvement."""

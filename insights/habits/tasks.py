@@ -11,6 +11,7 @@ from accounts.consent import allowed_user_ids, is_allowed
 from accounts.models import User
 from accounts.purposes import INSIGHTS
 from insights.habits import services
+from insights.ops.delivery import IdempotentTask
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +19,9 @@ CHUNK_SIZE = 200
 STALE_AFTER = timedelta(days=1)
 
 
+# Idempotent: a redelivered refresh computes the same rows again (at least once is safe).
 @shared_task(
-    acks_late=True,  # idempotent: a redelivered refresh computes the same rows again
+    base=IdempotentTask,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,
@@ -36,7 +38,9 @@ def refresh_habits_task(user_id: int) -> str:
     return "refreshed"
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    base=IdempotentTask, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3
+)
 def refresh_habits_batch_task(user_ids: list[int]) -> int:
     """Recompute a chunk of shoppers in one vectorised pass (consent re-checked here)."""
     allowed = allowed_user_ids(INSIGHTS, user_ids)
@@ -44,7 +48,9 @@ def refresh_habits_batch_task(user_ids: list[int]) -> int:
     return services.refresh_habits_many(user_ids=active, as_of=timezone.now())
 
 
-@shared_task
+# Run again (a redelivery, or a second beat), it queues the shoppers still stale: more work
+# for the same rows, never a lost night.
+@shared_task(base=IdempotentTask)
 def refresh_stale_habits_task() -> int:
     """Nightly: everyone with the insights consent whose habits are over a day old.
 

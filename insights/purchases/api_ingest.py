@@ -1,8 +1,10 @@
 """POST /api/v1/ingest/orders: the store's systems push batches of orders with an API key."""
 
 import json
+import logging
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.urls import path
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -21,6 +23,11 @@ from insights.api.authentication import ApiKeyAuthentication, SessionRefusedAuth
 from insights.api.models import IntegrationClient, Scope
 from insights.api.permissions import HasScope
 from insights.purchases.services import SOURCE_MAX, ingest_orders
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client should wait before sending a batch again after a 503.
+RETRY_AFTER_SECONDS = 5
 
 
 def max_batch_orders() -> int:
@@ -120,6 +127,27 @@ class IngestErrorsSerializer(serializers.Serializer):
     errors = RowErrorSerializer(many=True)
 
 
+class IngestUnavailableSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    retry = serializers.BooleanField(help_text="Always true: send the same batch again.")
+    retry_after = serializers.IntegerField(help_text="Seconds to wait, as in Retry-After.")
+
+
+def _unavailable() -> Response:
+    """503 for a batch the database dropped: nothing of it was stored, so it is safe to resend."""
+    body = {
+        "detail": "The database was unavailable while storing this batch; nothing of it was "
+        "stored. Send the same batch again (orders are idempotent on source and external_id).",
+        "retry": True,
+        "retry_after": RETRY_AFTER_SECONDS,
+    }
+    return Response(
+        body,
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def max_body_bytes() -> int:
     return getattr(settings, "MAX_INGEST_BODY_BYTES", 64 * 2**20)
 
@@ -176,6 +204,11 @@ class IngestOrdersView(APIView):
             413: OpenApiResponse(IngestErrorsSerializer, description="More orders than allowed."),
             415: OpenApiResponse(IngestErrorsSerializer, description="The body is not JSON."),
             429: OpenApiResponse(description="Too many batches; retry after Retry-After seconds."),
+            503: OpenApiResponse(
+                IngestUnavailableSerializer,
+                description="The database connection failed mid-batch; nothing was stored. "
+                "Send the same batch again after Retry-After seconds.",
+            ),
         },
         examples=[
             OpenApiExample(
@@ -234,7 +267,15 @@ class IngestOrdersView(APIView):
                 _errors("orders", "orders", f"at most {max_batch_orders()} orders per request"),
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        result = ingest_orders(source=source, orders=orders)
+        try:
+            result = ingest_orders(source=source, orders=orders)
+        except (OperationalError, InterfaceError):
+            # The batch is one transaction: a lost connection (a restart, a failover, a
+            # terminated backend) rolled all of it back, so the client may simply resend.
+            logger.warning(
+                "ingest batch from %s failed on the database; told to retry", source, exc_info=True
+            )
+            return _unavailable()
         if not result.ok:
             return Response({"errors": [e.as_dict() for e in result.errors]}, status=400)
         payload = {

@@ -386,7 +386,9 @@ def _copy_products(template: Product, rows: list[tuple[str, str]]) -> None:
     column_list, values, sku_at, name_at = _product_columns(template)
     table = connection.ops.quote_name(Product._meta.db_table)
     columns = ", ".join(column_list)
-    with connection.cursor() as cursor:
+    # COPY goes through psycopg's own cursor; wrap_database_errors turns its errors (a lost
+    # connection above all) into Django's, as every other query here raises them.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(
             f"CREATE TEMPORARY TABLE kvitto_new_products ON COMMIT DROP AS "  # noqa: S608  # nosec B608
             f"SELECT {columns} FROM {table} WITH NO DATA"
@@ -628,7 +630,7 @@ def _copy(model: type, names: list[str], table: pa.Table) -> None:
         "FROM STDIN WITH (FORMAT csv)"
     )
     options = pa_csv.WriteOptions(include_header=False, batch_size=65536)
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor
         # A writer thread sends each block while Arrow renders the next one.
         with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
@@ -656,7 +658,7 @@ def _copy_binary(model: type, units: dict[str, np.ndarray], step: int = 200_000)
         f"({_columns(model, list(units))}) FROM STDIN WITH (FORMAT binary)"
     )
     total = len(next(iter(units.values())))
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor
         with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
             copy.write(pgcopy.SIGNATURE)

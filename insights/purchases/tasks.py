@@ -6,21 +6,27 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.models import Customer
+from insights.ops.delivery import IdempotentTask
 from insights.purchases.models import PendingRefresh
 from insights.purchases.signals import history_changed
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
-def refresh_shopper_task(customer_id: int) -> None:
+@shared_task(base=IdempotentTask, bind=True, ignore_result=True)
+def refresh_shopper_task(self: IdempotentTask, customer_id: int) -> None:
     """Tell the apps that derive from history that this shopper's orders changed.
 
     Queued by `services.queue_refreshes` (at once after a quiet period, else at the end of
     the debounce window). It begins by taking its PendingRefresh claim (clearing `due_at`,
     setting `last_started_at`) in one conditional UPDATE, before the signal is sent: orders
     that commit while the receivers recompute then queue the next refresh rather than being
-    missed, and a task delivered twice sends the signal once.
+    missed, and two messages for one refresh send the signal once.
+
+    At least once: a message whose worker died is delivered again. Its first delivery may
+    have taken the claim and died before sending the signal, so a redelivered message sends
+    it even without a claim; every receiver's work is idempotent, so the worst case is a
+    refresh done twice.
     """
     customer = Customer.objects.filter(pk=customer_id).only("pk", "user_id").first()
     if customer is None:
@@ -34,6 +40,8 @@ def refresh_shopper_task(customer_id: int) -> None:
         due_at=None, last_started_at=timezone.now()
     )
     if not began:
-        logger.info("refresh of customer %s skipped: nothing pending", customer_id)
-        return
+        if not (self.request.delivery_info or {}).get("redelivered"):
+            logger.info("refresh of customer %s skipped: nothing pending", customer_id)
+            return
+        logger.info("refresh of customer %s redelivered: signalling again", customer_id)
     history_changed.send(sender=Customer, user_id=customer.user_id, customer_id=customer_id)

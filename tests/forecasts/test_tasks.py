@@ -12,7 +12,7 @@ from insights.forecasts import tasks
 from insights.forecasts.models import Forecast, ForecastModel, ForecastRun, ShoppingList
 from insights.purchases.signals import history_changed
 from tests.factories import CustomerFactory, UserFactory
-from tests.forecasts.conftest import grant, weekly_history, withdraw
+from tests.forecasts.conftest import NOW, grant, weekly_history, withdraw
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_nightly_refresh_queues_only_stale_consenting_shoppers(
     grant(bob, PREDICTIONS)
     tasks.refresh_forecasts_task([consenting_alice.pk])
     assert tasks.refresh_stale_forecasts_task() == 1
-    delay.assert_called_once_with([bob.pk], ForecastRun.Kind.NIGHTLY)
+    delay.assert_called_once_with([bob.pk], ForecastRun.Kind.NIGHTLY, NOW.isoformat())
 
 
 def test_fitting_stores_a_model_from_contributors(consenting_alice, frozen):

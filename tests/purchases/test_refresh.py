@@ -228,6 +228,26 @@ def test_the_task_takes_its_claim_and_sends_the_signal_once(alice, signals_recei
 
 
 @pytest.mark.django_db
+@time_machine.travel(T0, tick=False)
+def test_a_redelivered_task_whose_first_run_took_the_claim_signals_again(alice, signals_received):
+    # The first delivery claimed the refresh and its worker died before the signal.
+    PendingRefresh.objects.create(customer=alice.customer, due_at=None, last_started_at=T0)
+
+    refresh_shopper_task.push_request(
+        id="t-1", delivery_info={"redelivered": True}, called_directly=False
+    )
+    try:
+        refresh_shopper_task.run(alice.customer.pk)
+    finally:
+        refresh_shopper_task.pop_request()
+    refresh_shopper_task(alice.customer.pk)  # a first delivery with nothing pending: skipped
+
+    assert signals_received == [
+        {"signal": history_changed, "user_id": alice.pk, "customer_id": alice.customer.pk}
+    ]
+
+
+@pytest.mark.django_db
 def test_the_task_is_a_no_op_for_a_gone_customer(alice, signals_received):
     customer_id = alice.customer.pk
     Customer.objects.filter(pk=customer_id).delete()

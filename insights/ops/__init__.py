@@ -1,0 +1,1 @@
+"""Operations bookkeeping: counting redelivered task messages so a poison message stops."""

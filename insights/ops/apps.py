@@ -1,0 +1,10 @@
+"""App configuration for operations bookkeeping."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OpsConfig(AppConfig):
+    name = "insights.ops"
+    label = "ops"
+    verbose_name = _("Operations")

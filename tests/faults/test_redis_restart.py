@@ -1,0 +1,107 @@
+"""Redis restarted during a burst of 1,000 queued reminder tasks: nothing lost, no reminder
+and no e-mail twice."""
+
+import signal
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.purposes import EMAIL, PANTRY
+from insights.ops.models import TaskDelivery
+from insights.pantry.models import DigestLog, Notification
+from tests.faults import mailbox
+from tests.faults.conftest import producer, wait_for
+from tests.faults.seed import due_pantries, grant, shoppers
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+
+TASKS = 1000
+EMAIL_EVERY = 10  # every tenth shopper also wants the daily e-mail
+QUEUE = "notifications"
+
+
+def _drained(client) -> bool:
+    """Nothing queued and nothing delivered but unacknowledged, twice in a row."""
+    return all(client.llen(QUEUE) == 0 and client.hlen("unacked") == 0 for _ in range(2))
+
+
+def test_a_redis_restart_mid_burst_loses_nothing_and_sends_nothing_twice(
+    redis_servers, workers, tmp_path
+):
+    everyone = shoppers(TASKS, PANTRY, prefix="p")
+    mailed = everyone[::EMAIL_EVERY]
+    grant(mailed, EMAIL)
+    today = timezone.localdate()
+    due_pantries(everyone, today=today)
+    broker = redis_servers(persistent=True)
+    sender = producer(broker.url)
+    for user in everyone:
+        sender.send_task("insights.pantry.tasks.send_reminders_task", args=[[user.pk]])
+    assert broker.client().llen(QUEUE) == TASKS
+
+    box = tmp_path / "mailbox"
+    worker = workers(
+        broker.url,
+        concurrency=2,
+        CELERY_VISIBILITY_TIMEOUT="5",
+        CELERY_UNACKED_RESTORE_INTERVAL="1",
+        EMAIL_BACKEND="tests.faults.mailbox.FolderBackend",
+        KVITTO_FAULTS_MAILBOX=str(box),
+    )
+    wait_for(lambda: Notification.objects.count() >= TASKS // 3, timeout=120, what="a third done")
+    broker.stop(signal.SIGTERM)  # a restart: Redis flushes its append-only file and exits
+    broker.start()
+    client = broker.client()
+    assert client.llen(QUEUE) + client.hlen("unacked") > 0, "the restart came too late"
+
+    def drained() -> bool:
+        # Now and then (3 runs in 14) kombu 5.7 fails while closing the lost connection
+        # (AttributeError in restore_unacked) and the worker exits: production runs workers
+        # under a supervisor that starts them again (docs/faults.md); so does this test.
+        worker.restart_if_exited()
+        return _drained(client)
+
+    try:
+        wait_for(drained, timeout=150, what="the burst to drain", step=0.25)
+    except BaseException:
+        state = {
+            "queued": client.llen(QUEUE),
+            "unacked": client.hgetall("unacked"),
+            "unacked_index": client.zrange("unacked_index", 0, -1, withscores=True),
+            "mutex_ttl": client.ttl("unacked_mutex"),
+        }
+        print("broker at timeout:", state)  # noqa: T201
+        raise
+
+    reminded = set(Notification.objects.values_list("user_id", flat=True))
+    # The one message Redis can lose while it stops: popped for a worker (BRPOP) whose
+    # record of it as unacknowledged (the next command) never arrived. The next hourly
+    # run covers it; everything else must have survived the restart on its own.
+    assert TASKS - len(reminded) <= 1
+
+    # The next hour's job, sent twice as by two beats: it fills any gap and repeats nothing.
+    for _ in range(2):
+        sender.send_task("insights.pantry.tasks.send_due_reminders_task")
+    wait_for(
+        lambda: Notification.objects.values("user").distinct().count() == TASKS and drained(),
+        timeout=60,
+        what="the next hourly run",
+        step=0.25,
+    )
+    worker.kill()
+
+    per_shopper = Counter(Notification.objects.values_list("user_id", flat=True))
+    assert set(per_shopper) == {u.pk for u in everyone}
+    assert set(per_shopper.values()) == {1}
+    sent = Counter(address for message in mailbox.read(box) for address in message["to"])
+    assert sent == Counter({u.email: 1 for u in mailed})
+    assert DigestLog.objects.count() == len(mailed)
+    assert set(DigestLog.objects.values_list("day", flat=True)) <= {
+        today - timedelta(days=1),
+        today,
+        today + timedelta(days=1),
+    }
+    assert not TaskDelivery.objects.filter(gave_up_at__isnull=False).exists()
+    assert "Connection to broker lost" in worker.output()
