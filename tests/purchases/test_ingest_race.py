@@ -16,8 +16,7 @@ from tests.purchases.ingest_helpers import frame, line
 
 @pytest.mark.skipif(
     "postgresql" not in settings.DATABASES["default"]["ENGINE"],
-    reason="SQLite's in-memory test database locks whole tables across threads; on SQLite "
-    "IMMEDIATE transactions serialise writers, so the race cannot happen there",
+    reason="on SQLite IMMEDIATE transactions serialise writers, so the race cannot happen there",
 )
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_batches_with_the_same_new_order_store_it_once():
