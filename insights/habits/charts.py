@@ -232,6 +232,26 @@ def _cell_wording(wordings: dict[int, str], count: int) -> str:
     return wording
 
 
+def _heat_cell(
+    wordings: dict[int, str],
+    box: str,
+    weekday: int,
+    day_name: str,
+    hour: int,
+    count: int,
+    peak: int,
+    base: str,
+    period: str,
+) -> str:
+    """One cell of either heat map at `box` (its SVG geometry), linked when it has trips."""
+    label = _cell_wording(wordings, count) % {"weekday": day_name, "hour": hour, "count": count}
+    rect = f'<rect class="cell {heat_class(count, peak)}" {box}><title>{label}</title></rect>'
+    if not count:
+        return rect
+    url = f"{base}?weekday={weekday}&amp;hour={hour}{escape(period)}"
+    return f'<a href="{url}">{rect}</a>'
+
+
 def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: str) -> SafeString:
     """Weekday (rows, Monday first) by hour (columns): trips, darker is more."""
     width, left, top, cell_w, cell_h = 640, 40, 22, 24.5, 24
@@ -253,20 +273,13 @@ def heatmap(matrix: list[list[int]], window_start: str, window_end: str, base: s
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = _cell_wording(wordings, count) % {
-                "weekday": day_name,
-                "hour": hour,
-                "count": count,
-            }
-            rect = (
-                f'<rect class="cell {heat_class(count, peak)}" x="{left + hour * cell_w:.1f}" '
-                f'y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}">'
-                f"<title>{label}</title></rect>"
+            box = (
+                f'x="{left + hour * cell_w:.1f}" y="{y}" '
+                f'width="{cell_w - 2:.1f}" height="{cell_h - 2}"'
             )
-            if count:
-                url = f"{base}?weekday={weekday}&amp;hour={hour}{escape(period)}"
-                rect = f'<a href="{url}">{rect}</a>'
-            body.append(rect)
+            body.append(
+                _heat_cell(wordings, box, weekday, day_name, hour, count, peak, base, period)
+            )
     axis = _("Hour of the day")
     body.append(
         f'<text class="axis-label" x="{left + 12 * cell_w:.0f}" y="{height - 6}" '
@@ -303,20 +316,10 @@ def heatmap_tall(
             f"{day_name}</text>"
         )
         for hour, count in enumerate(row):
-            label = _cell_wording(wordings, count) % {
-                "weekday": day_name,
-                "hour": hour,
-                "count": count,
-            }
-            rect = (
-                f'<rect class="cell {heat_class(count, peak)}" x="{x}" '
-                f'y="{top + hour * cell_h}" width="{cell_w - 3}" height="{cell_h - 2}">'
-                f"<title>{label}</title></rect>"
+            box = f'x="{x}" y="{top + hour * cell_h}" width="{cell_w - 3}" height="{cell_h - 2}"'
+            body.append(
+                _heat_cell(wordings, box, weekday, day_name, hour, count, peak, base, period)
             )
-            if count:
-                url = f"{base}?weekday={weekday}&amp;hour={hour}{escape(period)}"
-                rect = f'<a href="{url}">{rect}</a>'
-            body.append(rect)
     return _svg("chart-heatmap-tall", _("Trips by weekday and hour"), width, height, body)
 
 
