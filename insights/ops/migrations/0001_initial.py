@@ -15,20 +15,32 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='TaskDelivery',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    'id',
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name='ID'
+                    ),
+                ),
                 ('task_id', models.CharField(max_length=255)),
                 ('attempt', models.PositiveIntegerField(default=0)),
                 ('task_name', models.CharField(max_length=200, verbose_name='task')),
                 ('deliveries', models.PositiveIntegerField(default=2, verbose_name='deliveries')),
                 ('first_redelivered_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('last_delivered_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('gave_up_at', models.DateTimeField(blank=True, null=True, verbose_name='dropped at')),
+                (
+                    'gave_up_at',
+                    models.DateTimeField(blank=True, null=True, verbose_name='dropped at'),
+                ),
             ],
             options={
                 'verbose_name': 'redelivered task',
                 'verbose_name_plural': 'redelivered tasks',
                 'ordering': ['-last_delivered_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('task_id', 'attempt'), name='unique_task_attempt')],
+                'constraints': [
+                    models.UniqueConstraint(
+                        fields=('task_id', 'attempt'), name='unique_task_attempt'
+                    )
+                ],
             },
         ),
     ]
