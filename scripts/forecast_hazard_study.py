@@ -239,6 +239,52 @@ def shopper_interactions(c: pd.DataFrame, d: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def supply_features(h: pd.DataFrame, c: pd.DataFrame, d: pd.DataFrame) -> pd.DataFrame:
+    """Inventory: the last purchase's quantity against the shopper's usual quantity of it.
+
+    A double pack lasts twice as long: the ratio is re-expressed in days of supply,
+    (days since at the next trip) / (interval x last quantity / median quantity).
+    """
+    q = h.groupby(["customer_id", "order_id", "product_id"], as_index=False)["quantity"].sum()
+    q = q.merge(h.groupby("order_id")["placed_at"].min().rename("t").reset_index(), on="order_id")
+    q = q.sort_values(["customer_id", "product_id", "t"], kind="mergesort")
+    g = q.groupby(["customer_id", "product_id"])["quantity"]
+    per = pd.DataFrame({"last": g.last(), "med": g.median()})
+    per = per.reindex(pd.MultiIndex.from_frame(c[["customer_id", "product_id"]]))
+    rel = (per["last"].clip(lower=0.5) / per["med"].clip(lower=0.5)).fillna(1.0).to_numpy()
+    rel = np.clip(rel, 0.25, 8.0)
+    out = pd.DataFrame(index=c.index)
+    out["log_qty_rel"] = np.log(rel)
+    lr = d["log_ratio"].to_numpy() - np.log(rel)
+    out["supply_lr"] = lr
+    out["supply_due"] = np.maximum(lr, 0.0)
+    out["supply_lo"] = np.maximum(lr + 1.0, 0.0)
+    return out
+
+
+def decay_features(h: pd.DataFrame, c: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """More recency kernels: basket-order decays and calendar-day half-lives."""
+    baskets = basket_table(h)
+    age = ((as_of - baskets["placed_at"]) / pd.Timedelta(days=1)).to_numpy(float)
+    rev = baskets["rev"].to_numpy(float)
+    cols = {}
+    for r in (0.5, 0.8, 0.95, 0.98):
+        cols[f"bdec_{r}"] = r**rev
+    for tau in (14, 45, 120):
+        cols[f"tdec_{tau}"] = np.exp(-age / tau)
+    w = pd.DataFrame(cols, index=baskets.index).assign(
+        order_id=baskets["order_id"], customer_id=baskets["customer_id"]
+    )
+    names = list(cols)
+    tot = w.groupby("customer_id")[names].sum()
+    lines = h[["order_id", "product_id"]].drop_duplicates().merge(w, on="order_id")
+    per = lines.groupby(["customer_id", "product_id"])[names].sum()
+    per = per.reindex(pd.MultiIndex.from_frame(c[["customer_id", "product_id"]])).fillna(0)
+    denom = tot.reindex(c["customer_id"].to_numpy()).to_numpy()
+    out = pd.DataFrame(per.to_numpy() / np.maximum(denom, 1e-12), index=c.index, columns=names)
+    return out
+
+
 def target_sizes(history: pd.DataFrame, examples: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
     """Per training row: the number of products in its label basket."""
     frames = []
@@ -355,8 +401,32 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
     size = target_sizes(history, ex, cutoff)
     d_train = fm.design_matrix(ex, priors)
     sp_train, knots = spline_features(d_train)
+    su_train = pd.concat(
+        [
+            supply_features(
+                history_before(history, c), ex[ex["cutoff"] == c], d_train[ex["cutoff"] == c]
+            )
+            for c in sorted(ex["cutoff"].unique())
+        ]
+    ).reindex(ex.index)
+    de_train = pd.concat(
+        [
+            decay_features(history_before(history, c), ex[ex["cutoff"] == c], c)
+            for c in sorted(ex["cutoff"].unique())
+        ]
+    ).reindex(ex.index)
     train = pd.concat(
-        [d_train, hz_train, wd_train, sp_train, bc_train, shopper_interactions(ex, d_train)], axis=1
+        [
+            d_train,
+            hz_train,
+            wd_train,
+            sp_train,
+            bc_train,
+            shopper_interactions(ex, d_train),
+            su_train,
+            de_train,
+        ],
+        axis=1,
     )
     y = ex["label"].to_numpy(float)
 
@@ -371,6 +441,8 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
             spline_features(d_val, knots)[0],
             basket_context_features(vpast, cp, cutoff),
             shopper_interactions(cp, d_val),
+            supply_features(vpast, cp, d_val),
+            decay_features(vpast, cp, cutoff),
         ],
         axis=1,
     )
@@ -397,6 +469,9 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
         + [s for s in spl if not s.startswith(("log_ratio", "lr_", "hd_"))],
     }
     bc = ["inv_freq", "gap_lift", "gap_share"]
+    bdec = ["bdec_0.5", "bdec_0.8", "bdec_0.95", "bdec_0.98"]
+    tdec = ["tdec_14", "tdec_45", "tdec_120"]
+    su = ["log_qty_rel", "supply_lr", "supply_due", "supply_lo"]
     si = [k for k in train.columns if "_x_rep" in k or "_x_ncand" in k] + ["shop_rep", "log_ncand"]
     si_f = [k for k in si if not k.startswith(("log_ratio", "hinge_due"))]
     variants |= {
@@ -414,6 +489,13 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
         "frac10: ALL + splines": A + spl,
         "frac10: FREQUENCY + splines (no calendar)": F
         + [x for x in spl if not x.startswith(("log_ratio", "lr_", "hd_"))],
+        "ALL + supply (quantity-adjusted ratio)": A + su,
+        "FREQUENCY + supply": F + su,
+        "frac10: ALL + splines + supply": A + spl + su,
+        "ALL + basket-order decays 0.5..0.98": A + bdec,
+        "ALL + calendar half-lives 14/45/120 days": A + tdec,
+        "FREQUENCY + basket-order decays (no calendar)": F + bdec,
+        "FREQUENCY + basket decays + calendar half-lives": F + bdec + tdec,
         "ALL + shopper interactions": A + si,
         "FREQUENCY + shopper interactions (no calendar)": F + si_f,
         "ALL + shopper interactions + splines": A + si + spl,
@@ -431,6 +513,22 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
             print(
                 f"  {name:58s} Recall@10 {out[name][0]:.4f} NDCG@10 {out[name][1]:.4f}", flush=True
             )
+    if variants_wanted and any("bound" in w for w in variants_wanted):
+        # Diagnostic, never a model: fitted on the validation baskets it is scored on, the
+        # richest feature set's in-sample ranking bounds what any refit of it could reach.
+        vy = (
+            cp[["customer_id", "product_id"]]
+            .merge(split.targets[["customer_id", "product_id"]].assign(y=1.0), how="left")["y"]
+            .fillna(0.0)
+            .to_numpy()
+        )
+        rich = A + hz + ["lvl_prod", "hz_rel", "wd_lift", "type_lift"] + spl + bc + su
+        rich += bdec + tdec
+        for name, features in {"in-sample bound: ALL": A, "in-sample bound: rich": rich}.items():
+            params, mu, sd, active = fit(valid[features].to_numpy(float), vy)
+            x = ((valid[features].to_numpy(float) - mu) / sd)[:, active]
+            out[name] = metrics(cp, params[0] + x @ params[1:], split)
+            print(f"  {name:58s} Recall@10 {out[name][0]:.4f} NDCG@10 {out[name][1]:.4f}")
     for name, features in variants.items():
         if variants_wanted and not any(w in name for w in variants_wanted):
             continue
