@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from insights.forecasts import services
-from insights.purchases import services as purchase_services
 from insights.forecasts.models import (
     HIGH_CONFIDENCE,
     LIKELY_CONFIDENCE,
@@ -24,6 +23,7 @@ from insights.forecasts.models import (
     ShoppingList,
 )
 from insights.forecasts.wording import evidence_text, trip_text
+from insights.purchases import services as purchase_services
 
 # A refresh stuck longer than this (a worker died) is shown as out of date, not polled forever.
 COMPUTING_TIMEOUT = timedelta(minutes=10)

@@ -41,9 +41,9 @@ def refresh_shopper_task(self: IdempotentTask, customer_id: int) -> None:
     # between would otherwise see neither a queued refresh nor one running, and stop
     # polling for the new list. The receivers only mark and queue; their tasks go on commit.
     with transaction.atomic():
-        began = PendingRefresh.objects.filter(
-            customer_id=customer_id, due_at__isnull=False
-        ).update(due_at=None, last_started_at=timezone.now())
+        began = PendingRefresh.objects.filter(customer_id=customer_id, due_at__isnull=False).update(
+            due_at=None, last_started_at=timezone.now()
+        )
         if not began:
             if not (self.request.delivery_info or {}).get("redelivered"):
                 logger.info("refresh of customer %s skipped: nothing pending", customer_id)
