@@ -117,7 +117,8 @@ def test_a_restore_lock_left_behind_by_a_worker_that_lost_redis_expires_soon(
     # while it holds the lock and the worker dies too (kombu 5.7 sometimes exits on the lost
     # connection, see above), the lock is never released and outlives the restart; only the
     # lock-guarded look can then hand the dead worker's messages out again. With kombu's
-    # own 300 s expiry they waited five minutes (it once failed the test above in CI).
+    # own 300 s expiry they waited five minutes (the likeliest cause of one CI failure of the
+    # test above).
     everyone = shoppers(200, PANTRY, prefix="m")
     due_pantries(everyone, today=timezone.localdate())
     broker = redis_servers(persistent=True)
