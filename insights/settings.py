@@ -270,6 +270,12 @@ else:
         # How often a worker looks for such messages (kombu's default is every ~100 s).
         "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 60),
         "unacked_restore_throttle": 1,
+        # The lock one worker takes for that look. A worker whose Redis stops while it holds
+        # the lock cannot release it, and the lock outlives a restart (its expiry is in the
+        # append-only file): kombu's 300 s default then holds back every restore for five
+        # minutes. A sweep takes milliseconds, and two overlapping sweeps are harmless
+        # (each restore is a WATCH transaction), so the lock need not outlast the interval.
+        "unacked_mutex_expire": env_int("CELERY_UNACKED_MUTEX_EXPIRE", 60),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

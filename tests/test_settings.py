@@ -1,5 +1,6 @@
 """Settings come from the environment only, and bad values stop start-up with a clear error."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -120,3 +121,23 @@ def test_production_defaults_turn_on_hsts_and_host_only_secure_cookies():
     assert shown["SESSION_COOKIE_NAME"] == "'__Host-sessionid'"
     assert shown["CSRF_COOKIE_NAME"] == "'__Host-csrftoken'"
     assert shown["LANGUAGE_COOKIE_NAME"] == "'__Host-language'"
+
+
+def test_on_redis_the_restore_lock_expires_within_the_restore_interval_scale():
+    # A worker that loses Redis while it holds kombu's restore lock leaves it behind, and the
+    # lock survives a Redis restart; kombu's own 300 s expiry held back every redelivery of
+    # unacknowledged messages for five minutes (the Redis-restart fault test, tests/faults).
+    env = _production_environment()
+    env.pop("CELERY_UNACKED_MUTEX_EXPIRE")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "diffsettings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    shown = dict(line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
+    options = ast.literal_eval(shown["CELERY_BROKER_TRANSPORT_OPTIONS"])
+    assert options["unacked_mutex_expire"] == 60, result.stderr
+    assert options["unacked_restore_interval"] == 60

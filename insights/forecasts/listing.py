@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -22,6 +23,7 @@ from insights.forecasts.models import (
     ShoppingList,
 )
 from insights.forecasts.wording import evidence_text, trip_text
+from insights.purchases import services as purchase_services
 
 # A refresh stuck longer than this (a worker died) is shown as out of date, not polled forever.
 COMPUTING_TIMEOUT = timedelta(minutes=10)
@@ -83,7 +85,13 @@ class Group:
 def list_context(user: Any) -> dict[str, Any]:
     """Everything the list page, its text and CSV forms show, in four queries."""
     today = timezone.localdate()
-    shopping_list = ShoppingList.objects.filter(user=user).first()
+    # One query: the list, and whether new orders are waiting for their refresh (the
+    # debounce window), so the page says "updating" from the order on, not from the task.
+    shopping_list = (
+        ShoppingList.objects.filter(user=user)
+        .annotate(refresh_queued=purchase_services.refresh_queued(OuterRef("user_id")))
+        .first()
+    )
     items: list[ListItem] = []
     forecasts: dict[int, Forecast] = {}
     if shopping_list is not None:
@@ -137,10 +145,12 @@ def list_context(user: Any) -> dict[str, Any]:
                 groups[key] = Group(name=name, rows=[])
             groups[key].rows.append(row)
 
-    computing = (
-        shopping_list is not None
-        and shopping_list.is_computing
-        and shopping_list.status_changed_at > timezone.now() - COMPUTING_TIMEOUT
+    computing = shopping_list is not None and (
+        shopping_list.refresh_queued
+        or (
+            shopping_list.is_computing
+            and shopping_list.status_changed_at > timezone.now() - COMPUTING_TIMEOUT
+        )
     )
     to_buy = [r for g in groups.values() for r in g.rows] + popular
     return {

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -739,6 +740,21 @@ def queue_refreshes(*, customer_ids: Iterable[int]) -> list[int]:
             continue
         queued.append(customer_id)
     return queued
+
+
+def refresh_queued(user_id: Any) -> Exists:
+    """True while a refresh of this login's orders is queued and has not begun.
+
+    `user_id` is a value or an `OuterRef`. It covers the debounce window: an order that
+    arrives within `REFRESH_DEBOUNCE_SECONDS` of the last refresh waits for the window's
+    end, and the pages that derive from history say they are updating meanwhile. A claim
+    older than `STALE_PENDING` is a lost task, not a refresh on its way.
+    """
+    return Exists(
+        PendingRefresh.objects.filter(
+            customer__user_id=user_id, due_at__gte=timezone.now() - STALE_PENDING
+        )
+    )
 
 
 def _claim_refresh(customer_id: int, window: timedelta) -> datetime | None:

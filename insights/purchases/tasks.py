@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Customer
@@ -36,12 +37,16 @@ def refresh_shopper_task(self: IdempotentTask, customer_id: int) -> None:
         # No login to derive anything for; drop the row so a later link starts clean.
         PendingRefresh.objects.filter(customer_id=customer_id).delete()
         return
-    began = PendingRefresh.objects.filter(customer_id=customer_id, due_at__isnull=False).update(
-        due_at=None, last_started_at=timezone.now()
-    )
-    if not began:
-        if not (self.request.delivery_info or {}).get("redelivered"):
-            logger.info("refresh of customer %s skipped: nothing pending", customer_id)
-            return
-        logger.info("refresh of customer %s redelivered: signalling again", customer_id)
-    history_changed.send(sender=Customer, user_id=customer.user_id, customer_id=customer_id)
+    # The claim and the receivers' marks ("updating") commit together: a page read in
+    # between would otherwise see neither a queued refresh nor one running, and stop
+    # polling for the new list. The receivers only mark and queue; their tasks go on commit.
+    with transaction.atomic():
+        began = PendingRefresh.objects.filter(customer_id=customer_id, due_at__isnull=False).update(
+            due_at=None, last_started_at=timezone.now()
+        )
+        if not began:
+            if not (self.request.delivery_info or {}).get("redelivered"):
+                logger.info("refresh of customer %s skipped: nothing pending", customer_id)
+                return
+            logger.info("refresh of customer %s redelivered: signalling again", customer_id)
+        history_changed.send(sender=Customer, user_id=customer.user_id, customer_id=customer_id)

@@ -146,6 +146,8 @@ def work_the_list(visit) -> None:
     page.fill("#free-text", "Napkins for the party")
     page.locator(".free-text button[type=submit]").click()
     item(page, "Napkins for the party").wait_for()
+    # The box is empty again, so a second click cannot add the same text twice.
+    assert page.input_value("#free-text") == ""
     visit.check("list-after-tick-snooze-add")
 
     # The decisions survive a reload: they were stored, not just swapped in.

@@ -120,8 +120,19 @@ def order(card: str, when: datetime, products: list[Product], *, discount_on: st
     }
 
 
+def shop_day() -> datetime:
+    """Late morning of today in the shoppers' time zone, the anchor of every history here.
+
+    Anchoring on the local day, not on the clock, keeps the pantry's dates the same whatever
+    hour the suite runs: from 22:00 UTC Stockholm is already on the next day, and "two days
+    ago" from the raw clock moved the last trip's best-before dates past the due-soon window.
+    """
+    local = timezone.localtime(timezone.now())  # TIME_ZONE, every new shopper's default
+    return local.replace(hour=10, minute=30, second=0, microsecond=0)
+
+
 def weekly_orders(catalog: Catalog, card: str, *, now: datetime) -> list[dict]:
-    """`WEEKS` weekly trips ending two days ago: staples every week, the rest on a rhythm.
+    """`WEEKS` weekly trips ending two days before `now`: staples every week, the rest on a rhythm.
 
     The last trip is recent enough for its dairy, bread and fruit to be in the pantry.
     """
@@ -157,7 +168,7 @@ class Store:
     def open(cls) -> Store:
         """A catalog and three shoppers who let their history improve the model."""
         store = cls(Catalog.create())
-        now = timezone.now()
+        now = shop_day()
         for n in range(3):
             user = UserFactory(email=f"contributor{n}@example.com", name=f"Contributor {n}")
             account_services.check_in(user=user, granted=[MODEL_IMPROVEMENT])
@@ -170,7 +181,7 @@ class Store:
 
     def unlinked_history(self, card: str) -> tuple[Customer, list[str]]:
         """Receipts the store holds under `card` with no login yet; returns their ids."""
-        orders = weekly_orders(self.catalog, card, now=timezone.now())
+        orders = weekly_orders(self.catalog, card, now=shop_day())
         ingest(orders)
         customer = Customer.objects.get(identifiers__value=card)
         return customer, [o["external_id"] for o in orders]
@@ -183,5 +194,5 @@ class Store:
         user = UserFactory(email=email, name=name, password=PASSWORD)
         account_services.check_in(user=user, granted=[INSIGHTS, PREDICTIONS, PANTRY])
         account_services.link_customer_directly(kind="loyalty_card", value=card, email=email)
-        ingest(weekly_orders(self.catalog, card, now=timezone.now()))
+        ingest(weekly_orders(self.catalog, card, now=shop_day()))
         return user

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.purposes import PREDICTIONS
 from insights.forecasts.models import Forecast, ItemAction, ListItem, ShoppingList
+from insights.purchases.models import PendingRefresh
 from tests.factories import ProductFactory
 from tests.forecasts.conftest import NOW, grant
 from tests.forecasts.factories import scored_last_list, stored_list
@@ -78,6 +79,36 @@ def test_while_computing_the_list_polls_and_stops_when_done(alice, consenting):
     done = consenting.get(reverse("forecasts:index"), **HX).content.decode()
     assert "hx-trigger" not in done.split(">", 1)[0]
     assert "Updating your list" not in done
+
+
+def test_orders_waiting_for_their_refresh_show_updating_until_it_begins(alice, consenting):
+    # An order within the debounce window: its refresh is queued for the window's end.
+    stored_list(alice)
+    pending = PendingRefresh.objects.create(
+        customer=alice.customer, due_at=NOW + timedelta(seconds=8)
+    )
+    waiting = consenting.get(reverse("forecasts:index"), **HX).content.decode()
+    assert 'hx-trigger="every 2s"' in waiting.split(">", 1)[0]
+    assert "Updating your list" in waiting
+    assert consenting.get("/api/v1/me/shopping-list").json()["status"] == "computing"
+
+    # The refresh began and finished: the list is fresh again and the polling stops.
+    PendingRefresh.objects.filter(pk=pending.pk).update(due_at=None, last_started_at=NOW)
+    done = consenting.get(reverse("forecasts:index"), **HX).content.decode()
+    assert "hx-trigger" not in done.split(">", 1)[0]
+    assert "Updating your list" not in done
+
+
+def test_another_shoppers_waiting_orders_or_a_lost_claim_do_not_mark_the_list(
+    alice, charlie, consenting
+):
+    stored_list(alice)
+    PendingRefresh.objects.create(customer=charlie.customer, due_at=NOW)
+    # A claim an hour old is a lost task (queued again by the next order), not an update.
+    PendingRefresh.objects.create(customer=alice.customer, due_at=NOW - timedelta(minutes=61))
+    html = consenting.get(reverse("forecasts:index"), **HX).content.decode()
+    assert "hx-trigger" not in html.split(">", 1)[0]
+    assert "Updating your list" not in html
 
 
 def test_a_refresh_stuck_for_long_is_not_polled_forever(alice, consenting):

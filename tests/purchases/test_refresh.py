@@ -229,6 +229,28 @@ def test_the_task_takes_its_claim_and_sends_the_signal_once(alice, signals_recei
 
 @pytest.mark.django_db
 @time_machine.travel(T0, tick=False)
+def test_the_claim_and_the_receivers_marks_commit_together(alice):
+    # A receiver failing after the claim: the claim rolls back with it, so the refresh
+    # still shows as queued (and a later order or the lost-claim rule queues it again),
+    # instead of a cleared claim with no "updating" mark anywhere.
+    PendingRefresh.objects.create(customer=alice.customer, due_at=T0)
+
+    def failing(sender, **kwargs):
+        raise RuntimeError("receiver failed")
+
+    history_changed.connect(failing, weak=False)
+    try:
+        with pytest.raises(RuntimeError):
+            refresh_shopper_task(alice.customer.pk)
+    finally:
+        history_changed.disconnect(failing)
+
+    row = PendingRefresh.objects.get()
+    assert (row.due_at, row.last_started_at) == (T0, None)
+
+
+@pytest.mark.django_db
+@time_machine.travel(T0, tick=False)
 def test_a_redelivered_task_whose_first_run_took_the_claim_signals_again(alice, signals_received):
     # The first delivery claimed the refresh and its worker died before the signal.
     PendingRefresh.objects.create(customer=alice.customer, due_at=None, last_started_at=T0)
