@@ -16,6 +16,17 @@ def test_the_front_page_explains_the_value_and_offers_check_in(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("accept", "line", "total"), [("en", "18.90", "SEK\xa097.30"), ("sv", "18,90", "97,30\xa0kr")]
+)
+def test_the_front_page_receipt_writes_money_as_the_pages_do(client, settings, accept, line, total):
+    settings.CURRENCY = "SEK"
+    body = client.get("/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+    assert f"<span>{line}</span>" in body
+    assert f"<span>{total}</span>" in body
+
+
+@pytest.mark.django_db
 def test_pages_carry_a_content_security_policy_without_inline_allowances(client):
     response = client.get("/")
     policy = response["Content-Security-Policy"]

@@ -20,6 +20,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from insights.purchases.templatetags.kvitto import currency_symbol, money_affixes
+
 OTHER_ID = -1
 
 
@@ -45,6 +47,25 @@ def money(value: str | float | Decimal | None, seps: tuple[str, str] | None = No
     if decimal_sep == "." and thousand_sep == ",":
         return text
     return text.replace(",", "\0").replace(".", decimal_sep).replace("\0", thousand_sep)
+
+
+def amount(
+    value: str | float | Decimal | None,
+    seps: tuple[str, str] | None = None,
+    affixes: tuple[str, str] | None = None,
+) -> str:
+    """An amount with its currency, as the `money` filter writes it ("SEK 12.50", "12,50 kr").
+
+    For the few amounts in sentences and chart labels. `seps` and `affixes`
+    (kvitto.money_affixes) are looked up once per page by callers that write many.
+    """
+    text = money(value, seps)
+    if not text:
+        return ""
+    prefix, suffix = affixes or money_affixes()
+    if text[0] == "-":
+        return f"-{prefix}{text[1:]}{suffix}"
+    return f"{prefix}{text}{suffix}"
 
 
 def history_base() -> str:
@@ -133,11 +154,12 @@ def monthly_spend(
     width, height, left, top, bottom = min(640, max(360, 64 + 52 * len(months))), 260, 56, 24, 36
     plot_w, plot_h = width - left - 8, height - top - bottom
     top_value = _nice_max(max(totals.values(), default=0))
-    body = _y_axis(left, top, plot_h, width, top_value, currency)
+    body = _y_axis(left, top, plot_h, width, top_value, currency_symbol(currency))
     slot = plot_w / max(len(months), 1)
     bar_w = min(48.0, slot * 0.7)
-    template = _("%(department)s, %(month)s: %(amount)s %(currency)s")
+    template = _("%(department)s, %(month)s: %(amount)s")
     seps = seps or separators()
+    affixes = money_affixes(currency)
     for index, month in enumerate(months):
         x = left + index * slot + (slot - bar_w) / 2
         y = top + plot_h
@@ -149,8 +171,7 @@ def monthly_spend(
             label = template % {
                 "department": names[dept],
                 "month": month,
-                "amount": money(row["spend"], seps),
-                "currency": currency,
+                "amount": amount(row["spend"], seps, affixes),
             }
             url = history_url(
                 base, department=dept if dept != OTHER_ID else None, **{"from": first, "to": last}
@@ -188,13 +209,14 @@ def bar_list(
     """Horizontal bars with their labels: the category split, top products."""
     rows = rows[:limit]
     # Narrow on purpose: a phone shows it whole with readable text; a desktop scales it up.
-    width, row_h, label_w = 400, 26, 140
+    # value_w: room right of the longest bar for its value, "SEK 12,345.60 (23%)".
+    width, row_h, label_w, value_w = 400, 26, 140, 125
     height = max(row_h * len(rows) + 8, row_h)
     top_value = max((float(r[value_key]) for r in rows), default=0) or 1.0
     body = []
     for index, row in enumerate(rows):
         y = 4 + index * row_h
-        w = float(row[value_key]) / top_value * (width - label_w - 95)
+        w = float(row[value_key]) / top_value * (width - label_w - value_w)
         text = value_text(row)
         label = str(row[label_key])
         short = label if len(label) <= 22 else label[:21] + "…"
@@ -335,7 +357,8 @@ def basket_trend(
     width, height, left, top, bottom = min(640, max(360, 64 + 40 * len(points))), 220, 56, 24, 36
     plot_w, plot_h = width - left - 8, height - top - bottom
     top_value = _nice_max(max((float(p["avg_value"]) for p in points), default=0))
-    body = _y_axis(left, top, plot_h, width, top_value, currency)
+    body = _y_axis(left, top, plot_h, width, top_value, currency_symbol(currency))
+    affixes = money_affixes(currency)
     slot = plot_w / max(len(points), 1)
     bar_w = min(40.0, slot * 0.7)
     step = max(1, len(points) // 8)
@@ -349,14 +372,13 @@ def basket_trend(
             first, last = start, date.fromordinal(start.toordinal() + 6)
         last = min(last, date.fromisoformat(window_end))
         label = ngettext(
-            "%(start)s: %(trips)s trip, %(amount)s %(currency)s per basket",
-            "%(start)s: %(trips)s trips, %(amount)s %(currency)s per basket",
+            "%(start)s: %(trips)s trip, %(amount)s per basket",
+            "%(start)s: %(trips)s trips, %(amount)s per basket",
             point["trips"],
         ) % {
             "start": point["start"],
             "trips": point["trips"],
-            "amount": money(point["avg_value"], seps),
-            "currency": currency,
+            "amount": amount(point["avg_value"], seps, affixes),
         }
         body.append(
             f'<a href="{escape(history_url(base, **{"from": first, "to": last}))}">'

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.template.defaultfilters import date as format_date
 from django.utils.dates import WEEKDAYS
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
@@ -13,6 +14,7 @@ from insights.habits import charts
 from insights.habits.analysis import FOLDED_ID
 from insights.habits.models import HabitHighlight, HabitSnapshot
 from insights.purchases.models import Channel
+from insights.purchases.templatetags.kvitto import currency_symbol, money, money_affixes
 
 
 def _day(value: str) -> str:
@@ -26,32 +28,30 @@ def highlight_text(highlight: HabitHighlight, currency: str) -> dict[str, str]:
         values = {
             "percent": p["percent"],
             "category": p["category"] or _("Uncategorised"),
-            "now": charts.money(p["now"]),
-            "before": charts.money(p["before"]),
-            "currency": currency,
+            "now": money(p["now"], currency),
+            "before": money(p["before"], currency),
         }
         if highlight.kind == "category_down" and not float(p["now"]):
             text = _(
-                "You bought no %(category)s this period, against %(before)s %(currency)s "
-                "the period before."
+                "You bought no %(category)s this period, against %(before)s the period before."
             )
         elif highlight.kind == "category_up" and not float(p["before"]):
-            text = _("You spent %(now)s %(currency)s on %(category)s, new this period.")
+            text = _("You spent %(now)s on %(category)s, new this period.")
         elif highlight.kind == "category_up" and p["percent"] >= 200:
-            values["times"] = f"{float(p['now']) / float(p['before']):.1f}"
+            values["times"] = number_format(round(float(p["now"]) / float(p["before"]), 1), 1)
             text = _(
-                "You spent %(times)s times as much on %(category)s: %(now)s %(currency)s, "
-                "against %(before)s %(currency)s the period before."
+                "You spent %(times)s times as much on %(category)s: %(now)s, "
+                "against %(before)s the period before."
             )
         elif highlight.kind == "category_up":
             text = _(
-                "You spent %(percent)s%% more on %(category)s: %(now)s %(currency)s, "
-                "against %(before)s %(currency)s the period before."
+                "You spent %(percent)s%% more on %(category)s: %(now)s, "
+                "against %(before)s the period before."
             )
         else:
             text = _(
-                "You spent %(percent)s%% less on %(category)s: %(now)s %(currency)s, "
-                "against %(before)s %(currency)s the period before."
+                "You spent %(percent)s%% less on %(category)s: %(now)s, "
+                "against %(before)s the period before."
             )
         return {"text": text % values, "compares": _compares(p)}
     if highlight.kind == "weekday_shift":
@@ -122,6 +122,7 @@ def page_context(
     series = charts.department_series(data["monthly"])
     months = sorted({row["month"] for row in data["monthly"]})
     seps = charts.separators()
+    affixes = money_affixes(currency)
     cell = {(r["month"], r["department_id"]): r["spend"] for r in data["monthly"]}
     month_rows = charts.table_rows(
         [
@@ -143,6 +144,8 @@ def page_context(
     return {
         "ready": True,
         "data": data,
+        # Names the currency of the tables' bare numbers: "SEK", or "kr" in Swedish.
+        "currency_label": currency_symbol(currency),
         "window": window,
         "state": data["state"],
         "waiting_for": set(data["waiting_for"]),
@@ -191,7 +194,9 @@ def page_context(
             label_key="label",
             value_key="spend",
             url_for=lambda c: _category_url(base, c, period_filter),
-            value_text=lambda c: f"{charts.money(c['spend'], seps)} ({_percent(c['share'])}%)",
+            value_text=lambda c: (
+                f"{charts.amount(c['spend'], seps, affixes)} ({_percent(c['share'])}%)"
+            ),
         )
         if categories
         else "",

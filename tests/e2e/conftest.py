@@ -131,6 +131,13 @@ class Visit:
         with language_override(self.lang):
             return number_format(Decimal(value), decimals)
 
+    def money(self, value: str) -> str:
+        """An amount as the pages write it in this language (SEK 12.45, or 12,45 kr)."""
+        from insights.purchases.templatetags.kvitto import money
+
+        with language_override(self.lang):
+            return money(Decimal(value))
+
     def goto(self, path: str) -> None:
         self.page.goto(self.base_url + path)
 

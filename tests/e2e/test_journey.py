@@ -11,6 +11,7 @@ import re
 import zipfile
 
 import pytest
+from django.utils.translation import override as language_override
 
 from accounts.models import User
 from accounts.purposes import PREDICTIONS, PURPOSES
@@ -18,6 +19,7 @@ from insights.forecasts.models import Forecast, ListItem
 from insights.habits.models import HabitSnapshot
 from insights.pantry.models import PantryItem
 from insights.purchases.models import Order
+from insights.purchases.templatetags.kvitto import money_affixes
 from tests.e2e.world import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -107,6 +109,11 @@ def see_habits(visit) -> None:
     assert stats.count() == 4
     trips = int(stats.nth(1).inner_text())
     assert trips > 0
+    # Money reads as on the history page: "SEK 1,234.50", or "1 234,50 kr" in Swedish.
+    spent = stats.nth(0).inner_text()
+    with language_override(visit.lang):
+        prefix, suffix = money_affixes()
+    assert spent.startswith(prefix) and spent.endswith(suffix), spent
     # Each chart shows some of its data where it opens, without scrolling sideways: on a
     # phone the wide ones scroll, and opening on an empty stretch reads as an empty chart.
     shown = page.evaluate(VISIBLE_DATA_MARKS)
@@ -179,12 +186,19 @@ def work_the_pantry(visit) -> None:
     bananas = pantry_item(page, "Bananas 1 kg").first
     bananas.locator("details.pi-more summary").click()
     bananas.locator("button[name=share][value=half]").click()
-    page.locator("li.pantry-item.is-done", has_text="Bananas 1 kg").wait_for()
+    done = page.locator("li.pantry-item.is-done", has_text="Bananas 1 kg")
+    done.wait_for()
+    # Half a pack of bananas (24.90), written as every page writes money.
+    wasted = visit.money("12.45")
+    thrown = visit.t(
+        "%(name)s: thrown away (%(amount)s of waste).", name="Bananas 1 kg", amount=wasted
+    )
+    assert thrown in done.inner_text()
     visit.check("pantry-after-used-thrown")
 
-    # Half a pack of bananas (24.90) is waste the money card counts after a reload.
+    # The money card counts it after a reload.
     page.reload()
-    assert visit.number("12.45") in page.locator("#pantry-waste .waste-total").inner_text()
+    assert wasted in page.locator("#pantry-waste .waste-total").inner_text()
     visit.check("pantry-waste")
 
 

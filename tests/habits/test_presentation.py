@@ -2,6 +2,9 @@
 
 import re
 
+import pytest
+from django.utils import translation
+
 from insights.habits import charts
 from insights.habits.models import HabitHighlight
 from insights.habits.presentation import highlight_text
@@ -21,7 +24,7 @@ def text_of(kind: str, **params) -> dict[str, str]:
 def test_a_rise_says_how_much_and_what_it_compares():
     out = text_of("category_up", category="Snacks", percent=23, now=123.0, before=100.0)
     assert out["text"] == (
-        "You spent 23% more on Snacks: 123.00 SEK, against 100.00 SEK the period before."
+        "You spent 23% more on Snacks: SEK\xa0123.00, against SEK\xa0100.00 the period before."
     )
     assert out["compares"] == "Compares 4 Oct 2026 – 31 Oct 2026 with 6 Sep 2026 – 3 Oct 2026."
 
@@ -30,7 +33,59 @@ def test_a_large_rise_is_told_as_times_as_much_and_a_drop_to_nothing_plainly():
     rise = text_of("category_up", category="Juice", percent=774, now=24.39, before=2.79)
     assert rise["text"].startswith("You spent 8.7 times as much on Juice")
     drop = text_of("category_down", category="Seafood", percent=100, now=0.0, before=39.42)
-    assert drop["text"] == "You bought no Seafood this period, against 39.42 SEK the period before."
+    assert drop["text"] == (
+        "You bought no Seafood this period, against SEK\xa039.42 the period before."
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "expected"),
+    [
+        (
+            "category_up",
+            {"percent": 23, "now": 1788.6, "before": 1454.15},
+            "Du lade 23\xa0% mer på Snacks: 1\xa0788,60\xa0kr, mot 1\xa0454,15\xa0kr perioden "
+            "innan.",
+        ),
+        (
+            "category_up",
+            {"percent": 774, "now": 24.39, "before": 2.79},
+            "Du lade 8,7 gånger så mycket på Snacks: 24,39\xa0kr, mot 2,79\xa0kr perioden innan.",
+        ),
+        (
+            "category_up",
+            {"percent": 100, "now": 12.5, "before": 0},
+            "Du lade 12,50\xa0kr på Snacks, nytt för den här perioden.",
+        ),
+        (
+            "category_down",
+            {"percent": 40, "now": 60, "before": 100},
+            "Du lade 40\xa0% mindre på Snacks: 60,00\xa0kr, mot 100,00\xa0kr perioden innan.",
+        ),
+        (
+            "category_down",
+            {"percent": 100, "now": 0, "before": 39.42},
+            "Du köpte inget inom Snacks den här perioden, mot 39,42\xa0kr perioden innan.",
+        ),
+    ],
+)
+def test_a_swedish_highlight_writes_money_as_the_history_does(kind, params, expected):
+    with translation.override("sv"):
+        assert text_of(kind, category="Snacks", **params)["text"] == expected
+
+
+def test_chart_labels_name_the_currency_as_the_language_does():
+    monthly = [{"month": "2026-10", "department_id": 7, "department": "Dairy", "spend": "1234.5"}]
+    trend = [{"start": "2026-10-01", "trips": 3, "avg_value": "1234.5", "avg_items": 4}]
+    with translation.override("sv"):
+        svg = str(charts.monthly_spend(monthly, "SEK", "/history/"))
+        svg += str(charts.basket_trend(trend, "month", "SEK", "2026-10-31", "/history/"))
+    assert "Dairy, 2026-10: 1\xa0234,50\xa0kr</title>" in svg
+    assert "2026-10-01: 3 inköp, 1\xa0234,50\xa0kr per varukorg</title>" in svg
+    assert '<text class="axis-label" x="4" y="16">kr</text>' in svg  # the amount axis
+    assert "SEK" not in svg
+    with translation.override("en"):
+        assert charts.amount("-1234.5") == "-SEK\xa01,234.50"
 
 
 def test_a_weekday_shift_names_the_days():
@@ -58,7 +113,7 @@ def test_charts_have_titles_links_and_no_style_attributes(settings):
         {"month": "2026-10", "department_id": 7, "department": "Dairy <b>", "spend": "12.50"}
     ]
     svg = str(charts.monthly_spend(monthly, "SEK", "/history/"))
-    assert "Dairy &lt;b&gt;, 2026-10: 12.50 SEK" in svg
+    assert "Dairy &lt;b&gt;, 2026-10: SEK\xa012.50" in svg
     assert re.search(r'href="/history/\?department=7&amp;from=2026-10-01&amp;to=2026-10-31"', svg)
 
 

@@ -1,5 +1,6 @@
 """The habits page and GET /api/v1/me/habits: owner, another shopper, no consent, htmx."""
 
+import re
 from datetime import UTC, datetime
 from unittest import mock
 
@@ -56,9 +57,58 @@ def test_the_owner_sees_charts_tables_and_highlights(alice_habits, client):
     assert "<html" in body
     assert 'id="chart-monthly"' in body and 'id="chart-heatmap"' in body
     assert "A new favourite: Oat milk, 6 times in 5 weeks." in body
-    assert "1,500.00" in body or "1 500,00" in body or "1500.00" in body
+    assert '<span class="stat-value">SEK\xa01,500.00</span>' in body
     assert "style=" not in body and "<script>" not in body
     assert "/history/?" in body  # bars link to the narrowed history
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            {
+                "spent": "SEK\xa01,500.00",
+                "basket": "SEK\xa050.00",
+                "top": 'Oat milk</a><span class="num">SEK\xa0750.00</span>',
+                "saved": "You saved SEK\xa075.00 (5% of the full price): SEK\xa075.00 in discounts "
+                "and SEK\xa00.00 with coupons.",
+                "headers": ("Amounts in SEK.", "Spend (SEK)", "Average basket (SEK)"),
+                "trend": "SEK\xa050.00 per basket",
+            },
+        ),
+        (
+            "sv",
+            {
+                "spent": "1\xa0500,00\xa0kr",
+                "basket": "50,00\xa0kr",
+                "top": 'Oat milk</a><span class="num">750,00\xa0kr</span>',
+                "saved": "Du sparade 75,00\xa0kr (5\xa0% av ordinarie pris): 75,00\xa0kr i "
+                "rabatter och 0,00\xa0kr med kuponger.",
+                "headers": ("Belopp i kr.", "Belopp (kr)", "Genomsnittlig varukorg (kr)"),
+                "trend": "50,00\xa0kr per varukorg",
+            },
+        ),
+    ],
+)
+def test_every_amount_is_written_as_money_in_the_shoppers_language(
+    alice_habits, client, language, expected
+):
+    alice_habits.language = language
+    alice_habits.save(update_fields=["language"])
+    client.force_login(alice_habits)
+    body = client.get(URL, {"period": "3m"}).content.decode()
+    assert f'<span class="stat-value">{expected["spent"]}</span>' in body
+    assert f'<span class="stat-value">{expected["basket"]}</span>' in body
+    assert expected["top"] in body  # the top products by spend
+    assert expected["saved"] in body
+    for header in expected["headers"]:
+        assert header in body
+    assert expected["trend"] in body  # the basket chart's bar titles
+    # No amount is written the old way, "1,500.00 SEK" or "1 500,00 SEK".
+    assert not re.search(r"\d[ \xa0]SEK", body)
+    if language == "sv":
+        assert "SEK" not in body  # Swedish says kr, even on the charts' axes
 
 
 def test_with_hx_request_only_the_fragment_comes_back(alice_habits, client):

@@ -1,5 +1,6 @@
 """Pantry pages: gate, sections, htmx actions with fallbacks, notifications, calendar, API."""
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -128,12 +129,45 @@ def test_thrown_away_records_how_much(pantry_client, alice, share, expected):
     assert (item.state, item.thrown_share) == ("thrown", Decimal(expected))
 
 
-def test_the_waste_summary_shows_money_in_the_currency(pantry_client, alice, settings):
-    item = PantryItemFactory(user=alice, value=Decimal("40.00"))
+@pytest.mark.parametrize(
+    ("language", "amount", "month"),
+    [("en", "SEK\xa01,788.60", "November 2026"), ("sv", "1\xa0788,60\xa0kr", "november 2026")],
+)
+def test_the_waste_summary_writes_money_as_the_history_does(
+    pantry_client, alice, settings, language, amount, month
+):
+    settings.CURRENCY = "SEK"
+    alice.language = language
+    alice.save(update_fields=["language"])
+    item = PantryItemFactory(user=alice, value=Decimal("3577.20"))
     services.mark_thrown(item=item, share=Decimal("0.5"), on=date(2026, 11, 10))
     body = pantry_client.get(reverse("pantry:index")).content.decode()
-    assert f"20.00 {settings.CURRENCY}" in body
+    assert f'<p class="waste-total"><strong>{amount}</strong>' in body
+    assert f"<title>{month}: {amount}</title>" in body  # the bar's tooltip
+    assert f"<dd><strong>{amount}</strong>" in body  # the month list under the chart
+    assert f"Dairy {amount}</span>" in body  # ... and its split by category
     assert "<svg" in body and 'class="bar current"' in body
+    assert not re.search(r"\d[ \xa0]SEK", body)  # never the old "20.00 SEK"
+    if language == "sv":
+        assert "SEK" not in body
+
+
+@pytest.mark.parametrize(
+    ("language", "done"),
+    [
+        ("en", "Yoghurt: thrown away (SEK\xa01,788.60 of waste)."),
+        ("sv", "Yoghurt: slängd (1\xa0788,60\xa0kr i svinn)."),
+    ],
+)
+def test_a_thrown_away_item_says_what_it_cost(pantry_client, alice, settings, language, done):
+    settings.CURRENCY = "SEK"
+    alice.language = language
+    alice.save(update_fields=["language"])
+    item = PantryItemFactory(user=alice, value=Decimal("3577.20"))
+    response = pantry_client.post(
+        _action(item, "thrown"), {"share": "half"}, HTTP_HX_REQUEST="true"
+    )
+    assert done in response.content.decode()
 
 
 def test_opened_frozen_and_a_corrected_date_change_the_item(pantry_client, alice):

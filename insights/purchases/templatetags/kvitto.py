@@ -26,25 +26,48 @@ def _to_decimal(value: object) -> Decimal | None:
         return None
 
 
+def _language() -> str:
+    return (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+
+
+def currency_symbol(currency: str | None = None) -> str:
+    """How the active language names the currency on its own: "SEK", or "kr" in Swedish.
+
+    For a column header, a chart axis or a caption that names the currency of bare numbers.
+    """
+    code = currency or getattr(settings, "CURRENCY", "SEK")
+    return _LOCAL_SYMBOLS.get((_language(), code), code)
+
+
+def money_affixes(currency: str | None = None) -> tuple[str, str]:
+    """What the active language writes before and after an amount's digits.
+
+    ("SEK\xa0", "") in English, ("", "\xa0kr") in Swedish. For code that formats many
+    amounts itself (the habit charts): look this up once and wrap each number, and the
+    result reads as `money` writes it.
+    """
+    code = currency or getattr(settings, "CURRENCY", "SEK")
+    if _language() in _AMOUNT_FIRST_LANGUAGES:
+        return "", f"{NBSP}{currency_symbol(code)}"
+    return f"{code}{NBSP}", ""
+
+
 @register.filter
 def money(value: object, currency: str | None = None) -> str:
     """Format an amount with grouping, two decimals and the currency, e.g. "SEK 1,234.50".
 
     `currency` defaults to settings.CURRENCY. Non-breaking spaces keep an amount on one
-    line. Anything that is not a number renders as "".
+    line. Anything that is not a number renders as "". The same function serves Python
+    code that writes amounts into sentences (`from ...kvitto import money`).
     """
     amount = _to_decimal(value)
     if amount is None:
         return ""
-    code = currency or getattr(settings, "CURRENCY", "SEK")
-    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
     amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     digits = number_format(abs(amount), decimal_pos=2, use_l10n=True, force_grouping=True)
     sign = "-" if amount < 0 else ""
-    if language in _AMOUNT_FIRST_LANGUAGES:
-        symbol = _LOCAL_SYMBOLS.get((language, code), code)
-        return f"{sign}{digits}{NBSP}{symbol}"
-    return f"{sign}{code}{NBSP}{digits}"
+    prefix, suffix = money_affixes(currency)
+    return f"{sign}{prefix}{digits}{suffix}"
 
 
 @register.filter
