@@ -27,10 +27,18 @@ Variants, on top of the model's own features (`design_matrix`):
 - objective: a fractional response y / target size ("frac", what Recall@10 averages) or
   y / min(target size, 10) ("frac10", NDCG@10's ideal-DCG normalisation);
 - training windows: every training cutoff given the same 28 days to return ("uniform"),
-  instead of the replay's censoring of slow returners at recent cutoffs.
+  instead of the replay's censoring of slow returners at recent cutoffs;
+- promo: the retailer's promotions (completejourney's promotions.parquet, which Kvitto does
+  not receive): whether the product is in the weekly mailer / on display in the shopper's
+  usual store (the store of most of its lines before the cutoff) in the cutoff's week, and
+  each x log purchase count. Every row uses its own cutoff's week: training rows the week
+  of their training cutoff, validation rows the validation cutoff's week. Also the same
+  flags in the week of the shopper's expected next trip (the model's own days_to_trip).
 
     .venv/bin/python scripts/forecast_hazard_study.py 2017-08-04 2017-07-15
     .venv/bin/python scripts/forecast_hazard_study.py 2017-08-04 --count-buckets --only=hazard
+    .venv/bin/python scripts/forecast_hazard_study.py 2017-08-04 2017-07-15 \
+        '--only=promo,ALL_FEATURES,frac10: ALL + splines'
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ WANTED = None  # substrings of variant names to run (None: all)
 HOUSEHOLDS = None
 WINDOW = pd.Timedelta(days=28)
 COUNT_BUCKETS = False  # validation households scored (None: all)
+PROMO: dict = {}  # order_id -> store_id, date -> week, promotions by week (main fills it)
 
 
 def _logit(p):
@@ -222,6 +231,71 @@ def uniform_window_examples(history: pd.DataFrame, as_of: pd.Timestamp, n: int =
     return pd.concat(frames, ignore_index=True)
 
 
+def load_promotions() -> dict:
+    """Orders' stores, the calendar's weeks and the promotions flags (research data only)."""
+    data = ev.complete_journey_dir()
+    tx = pd.read_parquet(
+        data / "transactions.parquet",
+        columns=["basket_id", "store_id", "week", "transaction_timestamp"],
+    )
+    store = tx.groupby("basket_id")["store_id"].first()
+    day = pd.to_datetime(tx["transaction_timestamp"]).dt.normalize()
+    # A day's week: the week most of its transactions carry (weeks start on Monday).
+    week = tx.groupby(day)["week"].agg(lambda w: w.value_counts().index[0])
+    week.index = week.index.tz_localize("UTC")
+    promo = pd.read_parquet(data / "promotions.parquet")
+    mailer = (promo["mailer_location"] != "0").to_numpy()
+    display = (promo["display_location"] != "0").to_numpy()
+    any_ = mailer | display  # rows promoted neither way are the default (0, 0)
+    promo = pd.DataFrame(
+        {
+            "week": promo["week"].to_numpy()[any_],
+            "store_id": promo["store_id"].to_numpy()[any_],
+            "product_id": promo["product_id"].to_numpy()[any_],
+            "promo_mailer": mailer[any_].astype(float),
+            "promo_display": display[any_].astype(float),
+        }
+    )
+    promo = promo.groupby(["week", "store_id", "product_id"])[
+        ["promo_mailer", "promo_display"]
+    ].max()
+    return {"store": store, "week": week, "promo": promo}
+
+
+def promotion_features(
+    h: pd.DataFrame, c: pd.DataFrame, d: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """In the mailer / on display at the shopper's usual store in as_of's week; x log count."""
+    lines = h[["customer_id", "order_id"]].assign(store_id=h["order_id"].map(PROMO["store"]))
+    n = lines.groupby(["customer_id", "store_id"]).size().rename("n").reset_index()
+    n = n.sort_values(["customer_id", "n", "store_id"], ascending=[True, False, True])
+    usual = n.drop_duplicates("customer_id").set_index("customer_id")["store_id"]
+    week = int(PROMO["week"].loc[as_of.normalize()])
+    flags = PROMO["promo"].xs(week, level="week")
+    idx = pd.MultiIndex.from_arrays(
+        [c["customer_id"].map(usual).to_numpy(), c["product_id"].to_numpy()]
+    )
+    f = flags.reindex(idx).fillna(0.0).to_numpy()
+    logn = d["log_n"].to_numpy(float)
+    out = pd.DataFrame(index=c.index)
+    out["promo_mailer"] = f[:, 0]
+    out["promo_display"] = f[:, 1]
+    out["promo_mailer_x_logn"] = f[:, 0] * logn
+    out["promo_display_x_logn"] = f[:, 1] * logn
+    # The same in the week of the shopper's expected next trip (as_of + days to the trip).
+    trip = (as_of + pd.to_timedelta(c["days_to_trip"].to_numpy(float), unit="D")).normalize()
+    days = PROMO["week"].index
+    at = np.clip(days.searchsorted(trip, side="right") - 1, 0, len(days) - 1)
+    weeks = PROMO["week"].to_numpy()[at]
+    idx = pd.MultiIndex.from_arrays([weeks, idx.get_level_values(0), idx.get_level_values(1)])
+    f = PROMO["promo"].reindex(idx).fillna(0.0).to_numpy()
+    out["trip_mailer"] = f[:, 0]
+    out["trip_display"] = f[:, 1]
+    out["trip_mailer_x_logn"] = f[:, 0] * logn
+    out["trip_display_x_logn"] = f[:, 1] * logn
+    return out
+
+
 def shopper_interactions(c: pd.DataFrame, d: pd.DataFrame) -> pd.DataFrame:
     """Shopper-level style (routine vs explorer) times the product features that rank."""
     cust = c["customer_id"]
@@ -331,6 +405,13 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
     return params, mu, sd, active
 
 
+def promo_coefficients(features: list[str], params: np.ndarray, active: np.ndarray) -> None:
+    """The fitted coefficients (per standard deviation) of the promotion columns."""
+    coef = dict(zip(np.asarray(features)[active], params[1:], strict=True))
+    shown = {k: round(float(v), 3) for k, v in coef.items() if k.startswith(("promo_", "trip_"))}
+    print(f"    promotion coefficients (per sd): {shown}", flush=True)
+
+
 def metrics(cp: pd.DataFrame, score: np.ndarray, split: ev.Split) -> tuple[float, float]:
     r = ev.top_k_by(
         cp[["customer_id", "product_id"]].assign(s=score), ["s", "product_id"], [False, True], 20
@@ -415,9 +496,18 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
             for c in sorted(ex["cutoff"].unique())
         ]
     ).reindex(ex.index)
+    pr_train = pd.concat(
+        [
+            promotion_features(
+                history_before(history, c), ex[ex["cutoff"] == c], d_train[ex["cutoff"] == c], c
+            )
+            for c in sorted(ex["cutoff"].unique())
+        ]
+    ).reindex(ex.index)
     train = pd.concat(
         [
             d_train,
+            pr_train,
             hz_train,
             wd_train,
             sp_train,
@@ -436,6 +526,7 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
     valid = pd.concat(
         [
             d_val,
+            promotion_features(vpast, cp, d_val, cutoff),
             hazard_features(cp, table_all),
             weekday_features(vpast, cp, cutoff),
             spline_features(d_val, knots)[0],
@@ -449,6 +540,10 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
     print(
         f"  features built ({time.monotonic() - started:.0f} s), {len(ex)} rows fitted", flush=True
     )
+    for part, frame in (("training", pr_train), ("validation", valid)):
+        names = ("promo_mailer", "promo_display", "trip_mailer", "trip_display")
+        shares = {k: round(float(frame[k].mean()), 4) for k in names}
+        print(f"  promoted share of {part} rows: {shares}", flush=True)
 
     F, A = fm.FREQUENCY_FEATURES, fm.ALL_FEATURES
     hz = ["hz_prod", "hz_cat", "hz_glob"]
@@ -473,6 +568,7 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
     tdec = ["tdec_14", "tdec_45", "tdec_120"]
     su = ["log_qty_rel", "supply_lr", "supply_due", "supply_lo"]
     si = [k for k in train.columns if "_x_rep" in k or "_x_ncand" in k] + ["shop_rep", "log_ncand"]
+    pr = ["promo_mailer", "promo_display", "promo_mailer_x_logn", "promo_display_x_logn"]
     si_f = [k for k in si if not k.startswith(("log_ratio", "hinge_due"))]
     variants |= {
         "ALL + inv_freq": A + ["inv_freq"],
@@ -499,6 +595,14 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
         "ALL + shopper interactions": A + si,
         "FREQUENCY + shopper interactions (no calendar)": F + si_f,
         "ALL + shopper interactions + splines": A + si + spl,
+        "ALL + promo (mailer, display, each x log n)": A + pr,
+        "ALL + promo flags only (no x log n)": A + pr[:2],
+        "frac10: ALL + splines + promo (mailer, display, each x log n)": A + spl + pr,
+        "frac10: ALL + splines + promo flags only": A + spl + pr[:2],
+        "ALL + promo in the next trip's week": A + [k.replace("promo", "trip") for k in pr],
+        "frac10: ALL + splines + promo in the next trip's week": A
+        + spl
+        + [k.replace("promo", "trip") for k in pr],
     }
     weights = np.where(ex["label"].to_numpy() == 1, 1.0, 1.0 / NEGATIVE_RATE)
     if not variants_wanted or any("uniform" in w for w in variants_wanted):
@@ -524,7 +628,14 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
         )
         rich = A + hz + ["lvl_prod", "hz_rel", "wd_lift", "type_lift"] + spl + bc + su
         rich += bdec + tdec
-        for name, features in {"in-sample bound: ALL": A, "in-sample bound: rich": rich}.items():
+        bounds = {"in-sample bound: ALL": A, "in-sample bound: rich": rich}
+        if any("promo" in w for w in variants_wanted):
+            bounds |= {
+                "in-sample bound: ALL + splines": A + spl,
+                "in-sample bound: ALL + splines + promo": A + spl + pr,
+                "in-sample bound: rich + promo": rich + pr,
+            }
+        for name, features in bounds.items():
             params, mu, sd, active = fit(valid[features].to_numpy(float), vy)
             x = ((valid[features].to_numpy(float) - mu) / sd)[:, active]
             out[name] = metrics(cp, params[0] + x @ params[1:], split)
@@ -541,17 +652,22 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
             print(
                 f"  {name:58s} Recall@10 {out[name][0]:.4f} NDCG@10 {out[name][1]:.4f}", flush=True
             )
+            if "promo" in name:
+                promo_coefficients(features, params, active)
             continue
         params, mu, sd, active = fit(train[features].to_numpy(float), y)
         x = ((valid[features].to_numpy(float) - mu) / sd)[:, active]
         out[name] = metrics(cp, params[0] + x @ params[1:], split)
         print(f"  {name:58s} Recall@10 {out[name][0]:.4f} NDCG@10 {out[name][1]:.4f}", flush=True)
+        if "promo" in name:
+            promo_coefficients(features, params, active)
     print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
     return out
 
 
 def main(days: list[str]) -> None:
     history = fm._prepare(ev.load_complete_journey())
+    PROMO.update(load_promotions())
     for day in days:
         run_cutoff(history, day, WANTED)
 
