@@ -405,3 +405,35 @@ def test_a_few_shoppers_history_is_the_same_rows_as_a_batchs(alice, alice_histor
     pd.testing.assert_frame_equal(
         few.sort_values(key, ignore_index=True), batch.sort_values(key, ignore_index=True)
     )
+
+
+def test_maybe_items_fill_the_list_to_about_a_basket_and_nothing_under_the_floor_is_listed():
+    # Calibrated next-trip probabilities are small for most shoppers: the list is filled
+    # best first to about 1.25 usual baskets (at least 8), but never with long shots.
+    probabilities = [0.7, 0.4, 0.3, 0.2, 0.12, 0.1, 0.08, 0.07, 0.06, 0.055, 0.04, 0.03]
+    predictions = pd.DataFrame(
+        [
+            {
+                "user_id": user_id,
+                "product_id": 100 + rank,
+                "probability": probability,
+                "expected_quantity": 1.0,
+                "source": "personal",
+                "rank": rank,
+            }
+            for user_id in (1, 2)
+            for rank, probability in enumerate(probabilities, start=1)
+        ]
+    )
+    users = pd.DataFrame({"user_id": [1, 2], "typical_basket_size": [4.0, 20.0]})
+    empty = pd.DataFrame(columns=["user_id", "product_id"])
+
+    chosen = services._choose_predicted(
+        predictions=predictions, users=users, blocked=empty, decided=empty, payload={}
+    )
+
+    listed = chosen.groupby("user_id")["probability"].apply(list).to_dict()
+    # A basket of 4: the list's 8 places, best first, though two more are above the floor.
+    assert listed[1] == probabilities[:8]
+    # A basket of 20: room for 25, but 4 % and 3 % are guesses and stay off.
+    assert listed[2] == probabilities[:10]
