@@ -1,6 +1,8 @@
-"""What the bench_* commands share: the machine's load and the database's planner statistics."""
+"""What the bench_* commands share: the machine's load, the database's planner statistics
+and its CPU time."""
 
 import os
+from pathlib import Path
 
 from django.db import connection
 
@@ -19,6 +21,25 @@ BENCH_TABLES = (
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} CPUs"
+
+
+def backend_cpu_seconds() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, read from /proc.
+
+    The server runs on this machine in the benchmarks; elsewhere (or on another OS) there
+    is no such file and the figure is left out.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def analyze_if_unplanned() -> list[str]:

@@ -6,12 +6,10 @@ the nightly Celery jobs run (the same batch functions, the same chunk sizes) in 
 process, and says how long each took: those figures are what one worker does.
 """
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -24,6 +22,7 @@ from django.utils import timezone
 from accounts.consent import allowed_user_ids
 from accounts.models import User
 from accounts.purposes import INSIGHTS, PANTRY, PREDICTIONS
+from insights.bench import backend_cpu_seconds
 from insights.forecasts import services as forecasts
 from insights.forecasts.models import ForecastRun, ShoppingList
 from insights.habits import services as habits
@@ -157,25 +156,6 @@ class DeriveTimings:
 
     def add(self, name: str, shoppers: int, wall: float, cpu: float, db: float | None) -> None:
         self.steps.append((name, shoppers, wall, cpu, db))
-
-
-def backend_cpu_seconds() -> float | None:
-    """CPU seconds used so far by this connection's PostgreSQL backend, read from /proc.
-
-    The server runs on this machine in the benchmark; elsewhere (or on another OS) there
-    is no such file and the figure is left out.
-    """
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _timed(timings: DeriveTimings, name: str, shoppers: int, work: Callable[[], object]) -> None:

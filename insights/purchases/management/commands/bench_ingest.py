@@ -36,6 +36,8 @@ import pandas as pd
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from insights.bench import backend_cpu_seconds
+
 TARGETS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -85,23 +87,6 @@ def complete_journey_frame(households: int | None) -> tuple[pd.DataFrame, int]:
         }
     )
     return frame, int(zero.sum())
-
-
-def _server_cpu_seconds() -> float | None:
-    """CPU time of this connection's PostgreSQL backend, when the server runs on this machine."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb() -> float:
@@ -300,7 +285,7 @@ class Command(BaseCommand):
             bounds = np.array([0, len(frame)])
         # Batches dealt round-robin, so every client sees the whole year, as tills would.
         mine = list(zip(bounds[:-1], bounds[1:], strict=True))[client::clients]
-        server_before = _server_cpu_seconds()
+        server_before = backend_cpu_seconds()
         self.stdout.write("ready")
         self.stdout.flush()
         sys.stdin.readline()
@@ -335,7 +320,7 @@ class Command(BaseCommand):
             # CPU seconds do not grow when other work shares the machine; wall time does.
             "client_cpu_seconds": round(cpu_seconds, 1),
             "server_cpu_seconds": (
-                round(_server_cpu_seconds() - server_before, 1)
+                round(backend_cpu_seconds() - server_before, 1)
                 if server_before is not None
                 else None
             ),
