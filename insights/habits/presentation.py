@@ -14,7 +14,7 @@ from insights.habits import charts
 from insights.habits.analysis import FOLDED_ID
 from insights.habits.models import HabitHighlight, HabitSnapshot
 from insights.purchases.models import Channel
-from insights.purchases.templatetags.kvitto import currency_symbol, money, money_affixes
+from insights.purchases.templatetags.kvitto import currency_symbol, money, money_affixes, percent
 
 
 def _day(value: str) -> str:
@@ -168,7 +168,7 @@ def page_context(
                     ("", _category_name(c)),
                     ("", c["department"]),
                     ("num", charts.money(c["spend"], seps)),
-                    ("num", f"{_percent(c['share'])}%"),
+                    ("num", percent(_percent(c["share"]))),
                 ]
                 for c in categories
             ]
@@ -195,7 +195,7 @@ def page_context(
             value_key="spend",
             url_for=lambda c: _category_url(base, c, period_filter),
             value_text=lambda c: (
-                f"{charts.amount(c['spend'], seps, affixes)} ({_percent(c['share'])}%)"
+                f"{charts.amount(c['spend'], seps, affixes)} ({percent(_percent(c['share']))})"
             ),
         )
         if categories

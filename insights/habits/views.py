@@ -67,7 +67,6 @@ def index(request: HttpRequest) -> HttpResponse:
         "custom_to": (window.end if window else snapshot.end or timezone.localdate()),
         "periods": list(PERIOD_LABELS.items()),
         "error": error,
-        "currency": currency,
         "self_url": request.get_full_path(),
         **page_context(snapshot, highlights, currency),
     }

@@ -34,6 +34,8 @@ class PantryItem(models.Model):
         USED = "used", _("used up")
         THROWN = "thrown", _("thrown away")
         REMOVED = "removed", _("removed")
+        # Presumed used up: the shopper bought the same product again (services.build_pantry).
+        REPLACED = "replaced", _("bought again")
 
     class Rule(models.TextChoices):
         PRODUCT = shelf_life.RULE_PRODUCT, _("product shelf life")

@@ -16,7 +16,17 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Max, Sum
+from django.db.models import (
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -168,9 +178,42 @@ def build_pantry(*, user: User, now: datetime | None = None, lookback: int | Non
             item.usual_days = rhythm.get(item.product_id)
             _refresh_due_soon(item, pantry_settings)
         PantryItem.objects.bulk_create(drafts, ignore_conflicts=True, batch_size=1000)
+        presume_replaced(
+            PantryItem.objects.filter(user=user),
+            newer_lines_after=pantry_settings.processed_line_id,
+        )
     pantry_settings.processed_line_id = lines[-1][0]
     pantry_settings.save(update_fields=["processed_line_id"])
     return len(drafts)
+
+
+def presume_replaced(items: QuerySet[PantryItem], *, newer_lines_after: int = 0) -> int:
+    """Take earlier packs of a product bought again as used up (state REPLACED).
+
+    Shoppers buy a product again mostly because the last pack ran out, so a pantry that
+    kept every pack until its date would list a weekly shopper's yoghurt a dozen times
+    and remind them of packs long eaten. An item still in the pantry becomes REPLACED,
+    finished on the day of the next purchase, when a later-bought item of the same product
+    comes from an order line above `newer_lines_after` (this build's lines; 0: any).
+    A frozen item stays: freezing is keeping on purpose. Only purchases on a later local
+    day count, so two packs bought the same day both stay. Undo (restore) puts an item
+    back until the product is bought again after that. Returns the number of items changed.
+    """
+    newer = PantryItem.objects.filter(
+        user_id=OuterRef("user_id"),
+        product_id=OuterRef("product_id"),
+        bought_on__gt=OuterRef("bought_on"),
+        order_line_id__gt=newer_lines_after,
+    )
+    return (
+        items.filter(state=PantryItem.State.IN_PANTRY, frozen_on__isnull=True)
+        .filter(Exists(newer))
+        .update(
+            state=PantryItem.State.REPLACED,
+            finished_on=Subquery(newer.order_by("bought_on").values("bought_on")[:1]),
+            thrown_share=None,
+        )
+    )
 
 
 def _purchase_rhythm(*, user: User, product_ids: set[int], now: datetime) -> dict[int, int]:

@@ -1,7 +1,7 @@
 """Pages of the pantry: the pantry, item actions, notifications, calendar feed, unsubscribe."""
 
 from collections import OrderedDict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib import messages
@@ -23,6 +23,8 @@ from insights.pantry.feeds import calendar_response
 from insights.pantry.forms import CorrectDateForm, PantrySettingsForm
 from insights.pantry.models import Notification, PantryItem, PantrySettings
 
+# How far back the page lists packs taken as used up because they were bought again.
+REPLACED_SHOWN_DAYS = 14
 ACTIONS = {"used", "thrown", "opened", "frozen", "date", "remove", "restore"}
 
 
@@ -86,11 +88,27 @@ def index(request: HttpRequest) -> HttpResponse:
     for item in rest:
         name = item.product.category.name if item.product.category else _("Other")
         by_category.setdefault(name, []).append(item)
+    # Packs taken as used up because the product was bought again, lately: listed folded,
+    # each with an undo, in case the shopper still has one.
+    replaced = _decorate(
+        list(
+            PantryItem.objects.for_shopper(request.user)
+            .filter(
+                state=PantryItem.State.REPLACED,
+                finished_on__gte=today - timedelta(days=REPLACED_SHOWN_DAYS),
+            )
+            .select_related("product")
+            .order_by("-finished_on", "product__name", "id")
+        ),
+        today,
+    )
     context = {
         "today": today,
         "expired": expired,
         "due_soon": due_soon,
         "by_category": by_category,
+        "replaced": replaced,
+        "replaced_shown_days": REPLACED_SHOWN_DAYS,
         "item_count": len(items),
         "pantry_settings": pantry_settings,
         "settings_form": PantrySettingsForm(instance=pantry_settings),

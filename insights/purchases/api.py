@@ -11,7 +11,12 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import User
 from insights.api.permissions import IsShopper
 from insights.catalog.models import Category, Department, Product
-from insights.purchases.filters import HistoryFilterForm, HistoryFilters, filter_orders
+from insights.purchases.filters import (
+    HistoryFilterForm,
+    HistoryFilters,
+    blank_param_errors,
+    filter_orders,
+)
 from insights.purchases.models import Channel, Order, OrderLine, OrderQuerySet
 
 
@@ -131,6 +136,9 @@ class MyOrderList(_ShopperView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> OrderQuerySet:
+        blank = blank_param_errors(self.request.query_params)
+        if blank:
+            raise ValidationError(blank)
         form = HistoryFilterForm(self.request.query_params)
         if not form.is_valid():
             raise ValidationError(form.param_errors())

@@ -54,7 +54,7 @@ class Catalog:
             default_shelf_life_opened_days=4,
         )
         cheese_cat = CategoryFactory(department=dairy, name="Cheese", default_shelf_life_days=30)
-        bread_cat = CategoryFactory(department=bakery, name="Bread", default_shelf_life_days=5)
+        bread_cat = CategoryFactory(department=bakery, name="Bread", default_shelf_life_days=4)
         fruit_cat = CategoryFactory(department=fruit, name="Fruit", default_shelf_life_days=7)
         coffee_cat = CategoryFactory(department=dry, name="Coffee")
         pasta_cat = CategoryFactory(department=dry, name="Pasta")
@@ -134,7 +134,9 @@ def shop_day() -> datetime:
 def weekly_orders(catalog: Catalog, card: str, *, now: datetime) -> list[dict]:
     """`WEEKS` weekly trips ending two days before `now`: staples every week, the rest on a rhythm.
 
-    The last trip is recent enough for its dairy, bread and fruit to be in the pantry.
+    The last trip is recent enough for its dairy, bread and fruit to be in the pantry, and
+    its bread (4 days) enters the 2-day reminder window today; earlier weeks' packs are
+    taken as used up, since every later trip bought them again.
     """
     c = catalog
     orders = []

@@ -149,6 +149,23 @@ def test_a_restore_lock_left_behind_by_a_worker_that_lost_redis_expires_soon(
 
     worker.start()  # the supervisor starts it again
     wait_for(lambda: _drained(client), timeout=60, what="the dead worker's messages", step=0.25)
+    # The kill can land between a worker's BRPOP and its record of the message as
+    # unacknowledged (kombu's fetch-then-record window, as above): at most that one message
+    # is gone, and the next hourly run covers it. Everything the dead worker had recorded
+    # came back through the expired lock within the 60 s waited for.
+    reminded = Notification.objects.values("user").distinct().count()
+    assert len(everyone) - reminded <= 1
+    sender.send_task("insights.pantry.tasks.send_due_reminders_task")
+    wait_for(
+        lambda: (
+            Notification.objects.values("user").distinct().count() == len(everyone)
+            and _drained(client)
+        ),
+        timeout=60,
+        what="the next hourly run",
+        step=0.25,
+    )
     worker.kill()
-    assert Notification.objects.values("user").distinct().count() == len(everyone)
+    per_shopper = Counter(Notification.objects.values_list("user_id", flat=True))
+    assert set(per_shopper.values()) == {1}
     assert not TaskDelivery.objects.filter(gave_up_at__isnull=False).exists()

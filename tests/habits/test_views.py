@@ -109,6 +109,9 @@ def test_every_amount_is_written_as_money_in_the_shoppers_language(
     assert not re.search(r"\d[ \xa0]SEK", body)
     if language == "sv":
         assert "SEK" not in body  # Swedish says kr, even on the charts' axes
+        # Shares too: "50 %" with a no-break space, in the table, the chart and channels.
+        assert not re.search(r"\d%", re.sub(r"<style.*?</style>|<svg[^>]*>", "", body, flags=re.S))
+        assert body.count("\xa0%") >= 4
 
 
 def test_with_hx_request_only_the_fragment_comes_back(alice_habits, client):

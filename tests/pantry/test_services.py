@@ -103,6 +103,84 @@ def test_the_shoppers_rhythm_is_stored_for_the_use_in_time_hint(alice_pantry):
     assert (hint.usual_days, hint.keeps_days, hint.expires_in_days) == (22, 10, 9)
 
 
+def _at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+
+
+def test_buying_a_product_again_takes_the_earlier_pack_as_used_up(alice_pantry):
+    milk = yoghurt(sku="MILK", name="Milk")
+    _line(alice_pantry, milk, _at(date(2026, 10, 28)))
+    _line(alice_pantry, yoghurt(), _at(date(2026, 10, 28)))  # another product: stays
+    services.build_pantry(user=alice_pantry, now=NOW)
+    _line(alice_pantry, milk, _at(date(2026, 11, 3)))
+    _line(alice_pantry, milk, _at(date(2026, 11, 3)))  # two packs that day: both stay
+    services.build_pantry(user=alice_pantry, now=NOW)
+    items = PantryItem.objects.filter(user=alice_pantry).order_by("bought_on", "id")
+    assert [(i.product.name, i.bought_on.day, i.state, i.finished_on) for i in items] == [
+        ("Milk", 28, "replaced", date(2026, 11, 3)),
+        ("Yoghurt", 28, "in_pantry", None),
+        ("Milk", 3, "in_pantry", None),
+        ("Milk", 3, "in_pantry", None),
+    ]
+
+
+def test_a_first_build_keeps_only_the_latest_packs_of_a_product_bought_often(alice_pantry):
+    milk = yoghurt(sku="MILK", name="Milk", shelf_life_days=60)
+    for day in (date(2026, 10, 6), date(2026, 10, 20), date(2026, 11, 3)):
+        _line(alice_pantry, milk, _at(day))
+    services.build_pantry(user=alice_pantry, now=NOW)
+    items = PantryItem.objects.filter(user=alice_pantry).order_by("bought_on")
+    assert [(i.bought_on, i.state, i.finished_on) for i in items] == [
+        (date(2026, 10, 6), "replaced", date(2026, 10, 20)),
+        (date(2026, 10, 20), "replaced", date(2026, 11, 3)),
+        (date(2026, 11, 3), "in_pantry", None),
+    ]
+    # Taken as used up, not thrown away: no waste.
+    assert services.waste_summary(user=alice_pantry, today=date(2026, 11, 5))[-1].total == 0
+
+
+def test_a_frozen_pack_and_a_pack_put_back_stay_until_the_next_purchase(alice_pantry):
+    milk = yoghurt(sku="MILK", name="Milk", shelf_life_days=60)
+    soup = yoghurt(sku="SOUP", name="Soup", shelf_life_days=60)
+    _line(alice_pantry, milk, _at(date(2026, 10, 20)))
+    _line(alice_pantry, soup, _at(date(2026, 10, 20)))
+    services.build_pantry(user=alice_pantry, now=NOW)
+    frozen = PantryItem.objects.get(product=soup)
+    services.mark_frozen(
+        item=frozen, on=date(2026, 10, 21), pantry_settings=services.get_settings(alice_pantry)
+    )
+    _line(alice_pantry, milk, _at(date(2026, 11, 1)))
+    _line(alice_pantry, soup, _at(date(2026, 11, 1)))
+    services.build_pantry(user=alice_pantry, now=NOW)
+    frozen.refresh_from_db()
+    assert frozen.state == "in_pantry"  # freezing is keeping on purpose
+    earlier = PantryItem.objects.get(product=milk, bought_on=date(2026, 10, 20))
+    assert earlier.state == "replaced"
+    services.restore_item(item=earlier)  # "I still have it"
+    _line(alice_pantry, yoghurt(), _at(date(2026, 11, 2)))  # a build about something else
+    services.build_pantry(user=alice_pantry, now=NOW)
+    earlier.refresh_from_db()
+    assert earlier.state == "in_pantry"
+    _line(alice_pantry, milk, _at(date(2026, 11, 4)))  # bought again after that
+    services.build_pantry(user=alice_pantry, now=NOW)
+    earlier.refresh_from_db()
+    assert (earlier.state, earlier.finished_on) == ("replaced", date(2026, 11, 4))
+
+
+def test_a_pack_taken_as_used_up_gets_no_reminder(alice_pantry):
+    milk = yoghurt(sku="MILK", name="Milk", shelf_life_days=10)
+    cream = yoghurt(sku="CREAM", name="Cream", shelf_life_days=10)
+    _line(alice_pantry, milk, _at(date(2026, 10, 27)))  # best before 6 Nov: due on NOW
+    _line(alice_pantry, cream, _at(date(2026, 10, 27)))  # the same dates, not bought again
+    _line(alice_pantry, milk, _at(date(2026, 11, 4)))
+    services.build_pantry(user=alice_pantry, now=NOW)
+    services.send_due_reminders(now=NOW)
+    reminded = Notification.objects.filter(user=alice_pantry).values_list(
+        "item__product__name", "item__bought_on"
+    )
+    assert list(reminded) == [("Cream", date(2026, 10, 27))]
+
+
 def test_the_build_task_does_nothing_without_consent(alice):
     _line(alice, yoghurt(), datetime(2026, 11, 3, 10, 0, tzinfo=UTC))
     assert build_pantry_task(alice.pk) == 0

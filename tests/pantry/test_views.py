@@ -204,6 +204,40 @@ def test_remove_and_undo(pantry_client, alice):
     assert item.state == "in_pantry"
 
 
+def test_packs_bought_again_are_listed_folded_for_two_weeks_and_can_be_put_back(
+    pantry_client, alice
+):
+    recent = PantryItemFactory(
+        user=alice, state="replaced", finished_on=date(2026, 11, 10), bought_on=date(2026, 11, 1)
+    )
+    PantryItemFactory(  # replaced 15 days before TODAY: no longer listed
+        user=alice,
+        product=ProductFactory(sku="OLD", name="Old cheese", perishable=True),
+        state="replaced",
+        finished_on=date(2026, 10, 31),
+    )
+    PantryItemFactory(user=alice, product=ProductFactory(sku="F", name="Feta", perishable=True))
+    body = pantry_client.get(reverse("pantry:index")).content.decode()
+    section = body[body.index('id="pantry-replaced"') :]
+    assert "Bought again: 1 earlier pack taken as used up" in section
+    assert "Yoghurt: taken as used up, since you bought it again on 10 Nov." in section
+    assert "Old cheese" not in body
+    assert "1 item from your receipts" in body  # Feta; the replaced packs are not counted
+    response = pantry_client.post(_action(recent, "restore"), HTTP_HX_REQUEST="true")
+    assert b"Best before 15 Nov" in response.content  # back in the pantry, with its actions
+    recent.refresh_from_db()
+    assert (recent.state, recent.finished_on) == ("in_pantry", None)
+
+
+def test_a_swedish_shopper_reads_the_bought_again_section_in_swedish(pantry_client, alice):
+    alice.language = "sv"
+    alice.save(update_fields=["language"])
+    PantryItemFactory(user=alice, state="replaced", finished_on=date(2026, 11, 10))
+    body = pantry_client.get(reverse("pantry:index")).content.decode()
+    assert "Köpt igen: 1 tidigare förpackning räknas som slut" in body
+    assert "Jag har den kvar" in body
+
+
 @pytest.mark.parametrize(
     "action", ["used", "thrown", "opened", "frozen", "date", "remove", "restore"]
 )

@@ -89,6 +89,17 @@ def test_a_bad_filter_is_a_400_naming_the_parameter(alice_client, alice):
     assert set(response.json()) == {"from", "hour"}
 
 
+def test_a_typed_filter_sent_empty_is_a_400_but_an_empty_text_search_is_not(alice_client, alice):
+    response = alice_client.get(ORDERS + "?category=&hour=&q=")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "category": ["Give a value, or leave the parameter out."],
+        "hour": ["Give a value, or leave the parameter out."],
+    }
+    assert alice_client.get(ORDERS + "?q=").status_code == 200
+
+
 def test_the_detail_has_the_lines_with_products(alice_client, alice):
     order = order_for(alice, datetime(2026, 10, 2, 9, 0, tzinfo=UTC))
     product = ProductFactory(

@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from insights.purchases.templatetags.kvitto import money, quantity
+from insights.purchases.templatetags.kvitto import money, percent, quantity
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,22 @@ def test_money_uses_the_given_currency_code_where_there_is_no_local_symbol():
 def test_money_renders_nothing_for_a_missing_or_bad_value():
     assert money(None) == ""
     assert money("n/a") == ""
+
+
+@pytest.mark.parametrize(
+    "language, value, expected",
+    [
+        ("en", 22, "22%"),
+        ("sv", 22, "22\xa0%"),
+        ("en", 2.5, "3%"),
+        ("sv", Decimal("100.0"), "100\xa0%"),
+        ("en", "bad", ""),
+        ("sv", None, ""),
+    ],
+)
+def test_percent_writes_the_sign_as_the_language_does(language, value, expected):
+    with translation.override(language):
+        assert percent(value) == expected
 
 
 def test_quantity_drops_trailing_zeros():

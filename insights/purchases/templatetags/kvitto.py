@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django import template
 from django.conf import settings
 from django.utils.formats import number_format
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 
 register = template.Library()
 
@@ -68,6 +68,21 @@ def money(value: object, currency: str | None = None) -> str:
     sign = "-" if amount < 0 else ""
     prefix, suffix = money_affixes(currency)
     return f"{sign}{prefix}{digits}{suffix}"
+
+
+@register.filter
+def percent(value: object) -> str:
+    """A whole percentage as the active language writes it: "22%", or "22 %" in Swedish.
+
+    Swedish (like French and German) puts a space before the sign; the translation of
+    the pattern decides, with a non-breaking space so the sign never starts a line.
+    Anything that is not a number renders as "".
+    """
+    number = _to_decimal(value)
+    if number is None:
+        return ""
+    digits = number_format(number.quantize(Decimal(1), rounding=ROUND_HALF_UP), use_l10n=True)
+    return pgettext("a percentage; %(p)s is the number", "%(p)s%%") % {"p": digits}
 
 
 @register.filter
