@@ -33,7 +33,8 @@ LightGBM is not a project dependency: install it into your own venv
         [--only=lambdarank (b),binary] [--threads=2] [--cross-fit] [--seed=0]
 
 Runs: `2017-08-04 --threads=2 --cross-fit`, `2017-07-15 --threads=2`, and
-`2017-08-04 --threads=2 '--only=lambdarank (a),lambdarank (b) ALL' --seed=1` (and =2).
+`2017-08-04 --threads=2 '--only=lambdarank (a),lambdarank (b) ALL' --seed=1` (and =2),
+`2017-07-15 --threads=2 '--only=lambdarank (b) ALL' --seed=1` (and =2).
 Results (5 December 2026; Recall@10 / NDCG@10, change against TIFU-KNN; every fit used
 every candidate row unless "10% negatives"; fits 10-160 s each, whole runs 867 s (with
 --cross-fit) and 591 s, load average 1.0-4.1 from other work on the 2 cores):
@@ -60,23 +61,27 @@ The learner's own spread, 2017-08-04, seeds 0 / 1 / 2 (only feature_fraction's d
 change): (a) Recall@10 0.1444 / 0.1426 / 0.1428, NDCG@10 0.2073 / 0.2065 / 0.2066; its
 calendar-free twin 0.1425 / 0.1423 / 0.1451 and 0.2057 / 0.2053 / 0.2061; (b) 0.1453 /
 0.1421 / 0.1419 and 0.2059 / 0.2059 / 0.2051; calendar-free 0.1441 / 0.1450 / 0.1436 and
-0.2070 / 0.2067 / 0.2056 (runs of 239 s and 222 s, load 0.7-2.2).
+0.2070 / 0.2067 / 0.2056 (runs of 239 s and 222 s, load 0.7-2.2). 2017-07-15, (b):
+0.1478 / 0.1483 / 0.1482 and 0.2075 / 0.2080 / 0.2070; calendar-free 0.1476 / 0.1476 /
+0.1462 and 0.2067 / 0.2069 / 0.2068 (runs of 138 s and 129 s, load 1.3-1.8).
 
 Conclusion: trees do not close the gap. The best variant, lambdarank (b) on whole groups,
 reaches +8.7% / +6.7% (2017-08-04) and +7.9% / +5.4% (2017-07-15); NDCG@10 stays 3.0% and
-4.2% under the bar, Recall@10 1.2% and 2.0%, and its seed-0 Recall is the best of three
-seeds (mean 0.1431). Against the GLM's best (third round + promo: 0.1452 / 0.2079 and
-0.1453 / 0.2058) the best tree figures differ by -0.3% to +1.8%, about the learner's seed
-spread of +/-1%. Whole groups against 10% negatives or binary log-loss: -0.2% to +1.9%,
-not clearly better. Timing does no
-real work for trees either: the calendar-free ablations lie between -1.3% and +2.0% of
-the full variants (over seeds, calendar-free (b) is on average the better one). The
-timing columns do take about 15-25% of the split gain (log_interval, tdec_45/120,
-hz_prod), but the refit without them ranks as well, so what they carry is also in the
-frequency columns. The cross-fit diagnostic (lambdarank trained on one half of the
-validation shoppers' own baskets, scored on the other) is lower still, 0.1400 / 0.2018:
-half the shoppers of one cutoff are less data than 6 cutoffs, and training labels from
-the scored weeks themselves buy nothing.
+4.2% under the bar, Recall@10 1.2% and 2.0%. At 2017-08-04 its seed-0 Recall is the best
+of three seeds (mean 0.1431); at 2017-07-15 the best seed gives 0.1483 / 0.2080 (+8.2% /
++5.6%). Against the GLM's best (third round + promo: 0.1452 / 0.2079 and 0.1453 / 0.2058)
+the best tree figures differ by -0.3% to +2.1%, about the learner's seed spread of +/-1%.
+Whole groups against 10% negatives or binary log-loss: -0.2% to +1.9%, not clearly
+better. Timing does no real work for trees either: the calendar-free ablations lie
+between -1.4% and +2.0% of the full variants. Over three seeds, (b)'s ablation is ahead
+at 2017-08-04 (-0.8% to +2.0% Recall@10, +0.2% to +0.5% NDCG@10) and behind at
+2017-07-15 (by 0.1-1.4% and 0.1-0.5%): a little work at one cutoff, none at the other,
+never "clearly". The timing columns do take about 15-25% of the split gain
+(log_interval, tdec_45/120, hz_prod), but the refit without them ranks as well, so what
+they carry is also in the frequency columns. The cross-fit diagnostic (lambdarank trained
+on one half of the validation shoppers' own baskets, scored on the other) is lower still,
+0.1400 / 0.2018: half the shoppers of one cutoff are less data than 6 cutoffs, and
+training labels from the scored weeks themselves buy nothing.
 """
 
 from __future__ import annotations
