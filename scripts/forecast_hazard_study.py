@@ -420,9 +420,8 @@ def metrics(cp: pd.DataFrame, score: np.ndarray, split: ev.Split) -> tuple[float
     return m["recall@10"], m["ndcg@10"]
 
 
-def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | None) -> dict:
-    started = time.monotonic()
-    cutoff = pd.Timestamp(day, tz="UTC")
+def validation_split(history: pd.DataFrame, cutoff: pd.Timestamp) -> ev.Split:
+    """The validation cutoff's households and targets (bounded by cutoff + 28 days)."""
     split = ev.make_split(history, cutoff, before=cutoff + ev.VALIDATION_OFFSET)
     if HOUSEHOLDS and split.n > HOUSEHOLDS:
         keep = np.sort(np.random.default_rng(0).choice(split.customers, HOUSEHOLDS, replace=False))
@@ -432,11 +431,14 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
             targets=split.targets[split.targets["customer_id"].isin(keep)],
             basket_size=split.basket_size,
         )
-    past = history_before(history, cutoff)
-    priors = fm._priors(past, cutoff)
-    out: dict[str, tuple[float, float]] = {}
+    return split
 
-    # Reference: the shipped model, fitted as the product fits it.
+
+def reference_rows(
+    history: pd.DataFrame, cutoff: pd.Timestamp, split: ev.Split
+) -> dict[str, tuple[float, float]]:
+    """Recall@10, NDCG@10 of the shipped model (as `fit_model` fits it) and TIFU_DEFAULT."""
+    out: dict[str, tuple[float, float]] = {}
     fitted = fm.fit_model(history, cutoff)
     ranked = fm.predict(history, cutoff, fitted, customer_ids=split.customers, top_k=20)
     m = ev.score_rankings(ranked, split)
@@ -449,12 +451,24 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
     )
     m = ev.score_rankings(tifu, split)
     out["TIFU-KNN (TIFU_DEFAULT)"] = (m["recall@10"], m["ndcg@10"])
-    print(
-        f"{day}: {split.n} households",
-        {k: tuple(round(x, 4) for x in v) for k, v in out.items()},
-        flush=True,
-    )
+    return out
 
+
+def study_frames(
+    history: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    split: ev.Split,
+    negative_rate: float = NEGATIVE_RATE,
+) -> dict:
+    """Every feature of this study for the training rows and the validation candidates.
+
+    Training rows: every eligible shopper at the model's 6 weekly cutoffs before `cutoff`,
+    all positives and negatives kept with probability `negative_rate` (seeded). Returns
+    ex (the kept rows, with label and cutoff), train and valid (feature frames), y, size
+    (label basket sizes), cp (validation candidates), spl (spline columns) and rng.
+    """
+    past = history_before(history, cutoff)
+    priors = fm._priors(past, cutoff)
     examples = fm.training_examples(history, cutoff, customers_per_cutoff=None)
     fold = (examples["customer_id"].to_numpy() * 2654435761 % 2**32) % 2
     table_all = hazard_table(examples)
@@ -464,7 +478,7 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
         hz_parts.append(hazard_features(examples[fold == f], t))
     hz_train = pd.concat(hz_parts).reindex(examples.index)
     rng = np.random.default_rng(1)
-    keep = (examples["label"] == 1).to_numpy() | (rng.random(len(examples)) < NEGATIVE_RATE)
+    keep = (examples["label"] == 1).to_numpy() | (rng.random(len(examples)) < negative_rate)
     ex = examples[keep]
     hz_train = hz_train[keep]
     wd_train = pd.concat(
@@ -537,6 +551,35 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
         ],
         axis=1,
     )
+    return {
+        "ex": ex,
+        "train": train,
+        "y": y,
+        "size": size,
+        "cp": cp,
+        "valid": valid,
+        "spl": list(sp_train.columns),
+        "pr_train": pr_train,
+        "priors": priors,
+        "rng": rng,
+    }
+
+
+def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | None) -> dict:
+    started = time.monotonic()
+    cutoff = pd.Timestamp(day, tz="UTC")
+    split = validation_split(history, cutoff)
+    out = reference_rows(history, cutoff, split)
+    print(
+        f"{day}: {split.n} households",
+        {k: tuple(round(x, 4) for x in v) for k, v in out.items()},
+        flush=True,
+    )
+    frames = study_frames(history, cutoff, split)
+    ex, train, y, size = frames["ex"], frames["train"], frames["y"], frames["size"]
+    cp, valid, pr_train, priors, rng = (
+        frames[k] for k in ("cp", "valid", "pr_train", "priors", "rng")
+    )
     print(
         f"  features built ({time.monotonic() - started:.0f} s), {len(ex)} rows fitted", flush=True
     )
@@ -547,7 +590,7 @@ def run_cutoff(history: pd.DataFrame, day: str, variants_wanted: list[str] | Non
 
     F, A = fm.FREQUENCY_FEATURES, fm.ALL_FEATURES
     hz = ["hz_prod", "hz_cat", "hz_glob"]
-    spl = list(sp_train.columns)
+    spl = frames["spl"]
     variants = {
         "ALL_FEATURES, all shoppers": A,
         "FREQUENCY_FEATURES (no calendar time), all shoppers": F,
