@@ -210,7 +210,7 @@ def bar_list(
     rows = rows[:limit]
     # Narrow on purpose: a phone shows it whole with readable text; a desktop scales it up.
     # value_w: room right of the longest bar for its value, "SEK 12,345.60 (23%)".
-    width, row_h, label_w, value_w = 400, 26, 140, 125
+    width, row_h, label_w, value_w = 400, 26, 150, 125
     height = max(row_h * len(rows) + 8, row_h)
     top_value = max((float(r[value_key]) for r in rows), default=0) or 1.0
     body = []
@@ -219,7 +219,8 @@ def bar_list(
         w = float(row[value_key]) / top_value * (width - label_w - value_w)
         text = value_text(row)
         label = str(row[label_key])
-        short = label if len(label) <= 22 else label[:21] + "…"
+        # 12px text runs about 7 units a character: 20 leave a gap before the bar.
+        short = label if len(label) <= 20 else label[:19] + "…"
         body.append(
             f'<a href="{escape(url_for(row))}">'
             f'<text class="bar-label" x="0" y="{y + 17}">{escape(short)}</text>'
