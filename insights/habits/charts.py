@@ -7,6 +7,7 @@ carries its number in a <title> (shown on hover, read by screen readers).
 """
 
 import html
+import math
 from calendar import monthrange
 from collections.abc import Callable
 from datetime import date
@@ -14,11 +15,12 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from django.urls import reverse
+from django.utils.dateformat import format as format_date
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import get_format, number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from insights.purchases.templatetags.kvitto import currency_symbol, money_affixes
 
@@ -76,6 +78,28 @@ def history_base() -> str:
 def history_url(base: str, **filters: object) -> str:
     query = "&".join(f"{k}={quote(str(v))}" for k, v in filters.items() if v not in (None, ""))
     return f"{base}?{query}"
+
+
+def month_tick(day: date, *, first_tick: bool) -> str:
+    """A month on a time axis: "Nov", with the year where the axis or a year begins.
+
+    Numeric ticks ("11/26") read as 26 November in English; the month's name cannot be
+    misread, and Swedish writes it in lower case ("nov", "jan 2027").
+    """
+    if first_tick or day.month == 1:
+        return format_date(day, pgettext("chart tick: month and year", "M Y"))
+    return format_date(day, pgettext("chart tick: month", "M"))
+
+
+def year_on_first_tick(ticks: list[date]) -> bool:
+    """Whether the first tick names its year: not when the next tick is a January, which
+    names it (two ticks with years side by side run into each other)."""
+    return not any(day.month == 1 for day in ticks[1:2])
+
+
+def day_tick(day: date) -> str:
+    """A week's first day on a time axis: "9 Nov" ("9 nov" in Swedish), never "09/11"."""
+    return format_date(day, pgettext("date format", "j M"))
 
 
 def _month_range(month: str) -> tuple[date, date]:
@@ -160,6 +184,7 @@ def monthly_spend(
     template = _("%(department)s, %(month)s: %(amount)s")
     seps = seps or separators()
     affixes = money_affixes(currency)
+    year_first = year_on_first_tick([_month_range(m)[0] for m in months])
     for index, month in enumerate(months):
         x = left + index * slot + (slot - bar_w) / 2
         y = top + plot_h
@@ -183,7 +208,8 @@ def monthly_spend(
             )
         body.append(
             f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
-            f'text-anchor="middle">{escape(first.strftime("%m/%y"))}</text>'
+            f'text-anchor="middle">'
+            f"{escape(month_tick(first, first_tick=index == 0 and year_first))}</text>"
         )
     # Outside the f-string: xgettext does not look for gettext calls inside one.
     axis = _("Month")
@@ -362,7 +388,9 @@ def basket_trend(
     affixes = money_affixes(currency)
     slot = plot_w / max(len(points), 1)
     bar_w = min(40.0, slot * 0.7)
-    step = max(1, len(points) // 8)
+    # At most 8 ticks, and at least 48 units apart: "16 Nov" needs about 40 at 12px.
+    step = max(1, len(points) // 8, math.ceil(48 / slot))
+    year_first = year_on_first_tick([date.fromisoformat(p["start"]) for p in points[::step]])
     for index, point in enumerate(points):
         x = left + index * slot + (slot - bar_w) / 2
         h = float(point["avg_value"]) / top_value * plot_h
@@ -387,7 +415,11 @@ def basket_trend(
             f'height="{max(h, 0):.1f}"><title>{escape(label)}</title></rect></a>'
         )
         if index % step == 0:
-            tick = start.strftime("%m/%y") if unit == "month" else start.strftime("%d/%m")
+            tick = (
+                month_tick(start, first_tick=index == 0 and year_first)
+                if unit == "month"
+                else day_tick(start)
+            )
             body.append(
                 f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
                 f'text-anchor="middle">{escape(tick)}</text>'

@@ -88,6 +88,37 @@ def test_chart_labels_name_the_currency_as_the_language_does():
         assert charts.amount("-1234.5") == "-SEK\xa01,234.50"
 
 
+def test_time_axes_name_months_and_days_instead_of_numbers():
+    monthly = [
+        {"month": m, "department_id": 7, "department": "Dairy", "spend": "10"}
+        for m in ("2026-11", "2026-12", "2027-01")
+    ]
+    weeks = [
+        {"start": d, "trips": 1, "avg_value": "10", "avg_items": 1}
+        for d in ("2026-11-09", "2026-11-16")
+    ]
+    ticks = re.compile(r'<text class="tick"[^>]*text-anchor="middle">([^<]*)</text>')  # x axis
+    with translation.override("en"):
+        assert ticks.findall(str(charts.monthly_spend(monthly, "SEK", "/h/"))) == [
+            "Nov 2026",  # the axis begins
+            "Dec",
+            "Jan 2027",  # a year begins
+        ]
+        weekly = str(charts.basket_trend(weeks, "week", "SEK", "2026-11-22", "/h/"))
+        assert ticks.findall(weekly) == ["9 Nov", "16 Nov"]  # never "09/11"
+    with translation.override("sv"):
+        assert ticks.findall(str(charts.monthly_spend(monthly, "SEK", "/h/"))) == [
+            "nov 2026",
+            "dec",
+            "jan 2027",
+        ]
+        # With January next, the first tick leaves the year to it: no two long ticks abut.
+        assert ticks.findall(str(charts.monthly_spend(monthly[1:], "SEK", "/h/"))) == [
+            "dec",
+            "jan 2027",
+        ]
+
+
 def test_a_weekday_shift_names_the_days():
     out = text_of("weekday_shift", new_weekday=5, old_weekday=3, share_now=60, share_before=10)
     assert out["text"].startswith("You now shop mostly on Saturday instead of Thursday: 60%")
