@@ -23,10 +23,12 @@ from django.db.models import (
     F,
     Max,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
 )
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -194,23 +196,30 @@ def presume_replaced(items: QuerySet[PantryItem], *, newer_lines_after: int = 0)
     kept every pack until its date would list a weekly shopper's yoghurt a dozen times
     and remind them of packs long eaten. An item still in the pantry becomes REPLACED,
     finished on the day of the next purchase, when a later-bought item of the same product
-    comes from an order line above `newer_lines_after` (this build's lines; 0: any).
+    exists and one of the two comes from an order line above `newer_lines_after` (this
+    build's lines; 0: any). So a new purchase replaces older packs, and an old receipt that
+    arrives late (a CSV import of history) is replaced at once by the packs bought after
+    it, while a pack the shopper put back stays until a newer purchase arrives.
     A frozen item stays: freezing is keeping on purpose. Only purchases on a later local
-    day count, so two packs bought the same day both stay. Undo (restore) puts an item
-    back until the product is bought again after that. Returns the number of items changed.
+    day count, so two packs bought the same day both stay. Returns the items changed.
     """
     newer = PantryItem.objects.filter(
         user_id=OuterRef("user_id"),
         product_id=OuterRef("product_id"),
         bought_on__gt=OuterRef("bought_on"),
-        order_line_id__gt=newer_lines_after,
     )
+    newer_now = newer.filter(order_line_id__gt=newer_lines_after)
+
+    def first_day(packs: QuerySet[PantryItem]) -> Subquery:
+        return Subquery(packs.order_by("bought_on").values("bought_on")[:1])
+
     return (
         items.filter(state=PantryItem.State.IN_PANTRY, frozen_on__isnull=True)
-        .filter(Exists(newer))
+        .filter(Exists(newer_now) | (Q(order_line_id__gt=newer_lines_after) & Exists(newer)))
         .update(
             state=PantryItem.State.REPLACED,
-            finished_on=Subquery(newer.order_by("bought_on").values("bought_on")[:1]),
+            # The purchase that replaced it: this build's, else (a late receipt) the next.
+            finished_on=Coalesce(first_day(newer_now), first_day(newer)),
             thrown_share=None,
         )
     )

@@ -139,6 +139,20 @@ def test_a_first_build_keeps_only_the_latest_packs_of_a_product_bought_often(ali
     assert services.waste_summary(user=alice_pantry, today=date(2026, 11, 5))[-1].total == 0
 
 
+def test_an_old_receipt_arriving_late_is_replaced_by_the_packs_bought_after_it(alice_pantry):
+    milk = yoghurt(sku="MILK", name="Milk", shelf_life_days=60)
+    _line(alice_pantry, milk, _at(date(2026, 11, 3)))
+    services.build_pantry(user=alice_pantry, now=NOW)
+    # A CSV import of the shopper's history, after the newer receipt was built.
+    _line(alice_pantry, milk, _at(date(2026, 10, 20)))
+    services.build_pantry(user=alice_pantry, now=NOW)
+    items = PantryItem.objects.filter(user=alice_pantry).order_by("bought_on")
+    assert [(i.bought_on, i.state, i.finished_on) for i in items] == [
+        (date(2026, 10, 20), "replaced", date(2026, 11, 3)),
+        (date(2026, 11, 3), "in_pantry", None),
+    ]
+
+
 def test_a_frozen_pack_and_a_pack_put_back_stay_until_the_next_purchase(alice_pantry):
     milk = yoghurt(sku="MILK", name="Milk", shelf_life_days=60)
     soup = yoghurt(sku="SOUP", name="Soup", shelf_life_days=60)
