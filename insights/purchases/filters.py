@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from insights.catalog.models import Category
@@ -30,7 +31,7 @@ _PARAM_NAMES = {"date_from": "from", "date_to": "to"}
 FILTER_PARAMS = ("q", "from", "to", "category", "department", "channel", "weekday", "hour")
 
 
-def blank_param_errors(params) -> dict[str, list[str]]:
+def blank_param_errors(params: QueryDict) -> dict[str, list[str]]:
     """For the API: typed filter parameters given with no value ("?category=").
 
     The page's form sends every field and a blank one means "all"; an API client that
