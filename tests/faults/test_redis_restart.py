@@ -133,14 +133,23 @@ def test_a_restore_lock_left_behind_by_a_worker_that_lost_redis_expires_soon(
         CELERY_UNACKED_MUTEX_EXPIRE=str(LOCK_EXPIRE),
     )
     client = broker.client()
-    wait_for(
-        lambda: Notification.objects.count() >= 20 and client.hlen("unacked") > 0,
-        timeout=120,
-        what="the worker to be busy",
-        step=0.01,
-    )
-    worker.kill()  # it dies with messages delivered and not acknowledged...
-    client.set("unacked_mutex", "the-dead-worker", ex=LOCK_EXPIRE)  # ...holding the lock
+    # Kill it with messages delivered and not acknowledged. A task takes milliseconds, so
+    # the one in hand can be acknowledged between the look and the kill: then the worker
+    # is started again and caught at the next moment it holds one.
+    for _ in range(5):
+        wait_for(
+            lambda: Notification.objects.count() >= 20 and client.hlen("unacked") > 0,
+            timeout=120,
+            what="the worker to be busy",
+            step=0.01,
+        )
+        worker.kill()
+        if client.hlen("unacked") > 0:
+            break
+        worker.start()
+    else:
+        pytest.fail("the worker never died with a message in hand")
+    client.set("unacked_mutex", "the-dead-worker", ex=LOCK_EXPIRE)  # and it held the lock
     broker.stop(signal.SIGTERM)
     broker.start()
     client = broker.client()
